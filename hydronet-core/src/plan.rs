@@ -1,0 +1,125 @@
+//! Subscription plans and their limits.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A tenant's subscription plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    /// The plan every new tenant starts on.
+    #[default]
+    Free,
+    /// A paid plan with higher limits.
+    Pro,
+    /// The largest plan.
+    Enterprise,
+}
+
+/// The error returned when a string names no plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown plan; expected one of free, pro, enterprise")]
+pub struct UnknownPlan;
+
+impl Plan {
+    /// Every plan, smallest first.
+    pub const ALL: [Plan; 3] = [Plan::Free, Plan::Pro, Plan::Enterprise];
+
+    /// The plan's name as stored and shown: `free`, `pro` or `enterprise`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Plan::Free => "free",
+            Plan::Pro => "pro",
+            Plan::Enterprise => "enterprise",
+        }
+    }
+
+    /// The built-in default limits of this plan. Deployments may configure others.
+    pub const fn limits(self) -> PlanLimits {
+        match self {
+            Plan::Free => PlanLimits {
+                requests_per_minute: 60,
+                tokens_per_day: 50_000,
+                tokens_per_month: 1_000_000,
+                max_users: 5,
+                max_conversations: 100,
+                max_mcp_servers: 1,
+            },
+            Plan::Pro => PlanLimits {
+                requests_per_minute: 600,
+                tokens_per_day: 1_000_000,
+                tokens_per_month: 20_000_000,
+                max_users: 50,
+                max_conversations: 10_000,
+                max_mcp_servers: 10,
+            },
+            Plan::Enterprise => PlanLimits {
+                requests_per_minute: 6_000,
+                tokens_per_day: 20_000_000,
+                tokens_per_month: 500_000_000,
+                max_users: 10_000,
+                max_conversations: 1_000_000,
+                max_mcp_servers: 100,
+            },
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Plan {
+    type Err = UnknownPlan;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "free" => Ok(Plan::Free),
+            "pro" => Ok(Plan::Pro),
+            "enterprise" => Ok(Plan::Enterprise),
+            _ => Err(UnknownPlan),
+        }
+    }
+}
+
+/// What a plan allows a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanLimits {
+    /// Sustained API requests per minute for the whole tenant.
+    pub requests_per_minute: u32,
+    /// LLM tokens per UTC day.
+    pub tokens_per_day: u64,
+    /// LLM tokens per UTC calendar month.
+    pub tokens_per_month: u64,
+    /// User accounts.
+    pub max_users: u32,
+    /// Conversations kept at once.
+    pub max_conversations: u32,
+    /// Registered MCP tool servers.
+    pub max_mcp_servers: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for plan in Plan::ALL {
+            assert_eq!(plan.as_str().parse::<Plan>(), Ok(plan));
+        }
+        assert_eq!("gold".parse::<Plan>(), Err(UnknownPlan));
+    }
+
+    #[test]
+    fn larger_plans_allow_more() {
+        let [free, pro, ent] = Plan::ALL.map(Plan::limits);
+        assert!(free.requests_per_minute < pro.requests_per_minute);
+        assert!(pro.tokens_per_month < ent.tokens_per_month);
+        assert!(free.max_users < ent.max_users);
+    }
+}

@@ -1,0 +1,2 @@
+//! The HydroNet LLM client.
+#![warn(missing_docs)]

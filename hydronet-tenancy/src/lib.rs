@@ -1,0 +1,2 @@
+//! Multi-tenancy for tower services.
+#![warn(missing_docs)]
