@@ -145,7 +145,11 @@ impl Problem {
 
     /// 503 `service_unavailable`.
     pub fn unavailable(detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", detail)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            detail,
+        )
     }
 
     /// Adds per-field reasons.
@@ -176,6 +180,11 @@ impl Problem {
 
     /// The JSON body.
     pub fn to_json(&self) -> Vec<u8> {
+        self.to_json_string().into_bytes()
+    }
+
+    /// The JSON body as text.
+    pub fn to_json_string(&self) -> String {
         let body = Body {
             kind: "about:blank",
             title: self.status.canonical_reason().unwrap_or("Error"),
@@ -185,13 +194,13 @@ impl Problem {
             success: false,
             errors: self.errors.as_ref(),
         };
-        serde_json::to_vec(&body).expect("a problem always serializes")
+        serde_json::to_string(&body).expect("a problem always serializes")
     }
 
     /// The problem as an HTTP response with any body type that can be built from bytes.
     /// Tower layers use this to answer without calling their inner service.
-    pub fn to_response<B: From<Vec<u8>>>(&self) -> http::Response<B> {
-        let mut response = http::Response::new(B::from(self.to_json()));
+    pub fn to_response<B: From<String>>(&self) -> http::Response<B> {
+        let mut response = http::Response::new(B::from(self.to_json_string()));
         *response.status_mut() = self.status;
         response
             .headers_mut()
@@ -260,7 +269,7 @@ mod tests {
 
     #[test]
     fn response_has_problem_media_type() {
-        let response: http::Response<Vec<u8>> = Problem::forbidden().to_response();
+        let response: http::Response<String> = Problem::forbidden().to_response();
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
     }

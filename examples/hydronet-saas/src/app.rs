@@ -1,0 +1,74 @@
+//! The router: every route with the layers in front of it.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use http::{Request, StatusCode};
+use hydronet_core::Problem;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::body::MAX_BODY_BYTES;
+use crate::routes::{auth, health, tenant};
+use crate::state::AppState;
+
+/// Builds the application. Tests drive it in-process; `serve` binds it to a socket.
+///
+/// Layers, outermost first: request id (set, then echoed on the response), a tracing span
+/// per request carrying that id, a panic catcher answering a generic 500 problem, the body
+/// size limit; then, on the routes that need it, authentication.
+pub fn router(state: AppState) -> Router {
+    let private = auth::private_router()
+        .merge(tenant::router())
+        .route_layer(state.auth_layer());
+
+    Router::new()
+        .merge(health::router())
+        .merge(auth::public_router())
+        .merge(private)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(|_| panic_response())),
+        )
+        .with_state(state)
+}
+
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    // The path only: query strings may carry things that must not be logged.
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id,
+    )
+}
+
+async fn not_found() -> Problem {
+    Problem::not_found()
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This method is not allowed on this resource.",
+    )
+}
+
+fn panic_response() -> Response {
+    tracing::error!("handler panicked");
+    Problem::internal().into_response()
+}

@@ -1,0 +1,220 @@
+//! The command line: `serve`, `migrate`, `init`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use hydronet_core::{Plan, TenantId, UserId};
+use hydronet_tenancy::password::Password;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Settings, random_secret};
+use crate::db::Db;
+use crate::domain::Email;
+use crate::state::AppState;
+use crate::store;
+
+/// The HydroNet reference server.
+#[derive(Debug, Parser)]
+#[command(name = "hydronet-saas", version, about)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Applies pending migrations, then serves the API until SIGTERM or Ctrl-C.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "HYDRONET_BIND", default_value = "127.0.0.1:5000")]
+        bind: SocketAddr,
+    },
+    /// Applies pending database migrations and exits.
+    Migrate,
+    /// Creates the first system administrator. The password comes from
+    /// HYDRONET_ADMIN_PASSWORD or is generated and printed once.
+    Init {
+        /// The administrator's email.
+        #[arg(
+            long,
+            env = "HYDRONET_ADMIN_EMAIL",
+            default_value = "admin@hydronet.localhost"
+        )]
+        email: String,
+    },
+}
+
+/// Runs the command on a fresh runtime and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    // Logging first, so warnings about the configuration itself are seen.
+    init_logging(crate::config::debug_from_env());
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve {
+        bind: std::env::var("HYDRONET_BIND")
+            .ok()
+            .and_then(|b| b.parse().ok())
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5000))),
+    });
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Serve { bind } => serve(settings, bind).await,
+            Command::Migrate => migrate(settings).await,
+            Command::Init { email } => init(settings, &email).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "stopped");
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(debug: bool) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if debug {
+        builder.try_init()
+    } else {
+        builder.json().try_init()
+    };
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+async fn serve(settings: Settings, bind: SocketAddr) -> CliResult {
+    let backend = settings
+        .database_url
+        .split(':')
+        .next()
+        .unwrap_or("?")
+        .to_owned();
+    let state = AppState::new(settings).await?;
+    state.spawn_background();
+    let app = crate::app::router(state.clone());
+
+    let listener = TcpListener::bind(bind).await?;
+    tracing::info!(address = %listener.local_addr()?, database = %backend, redis = state.redis.is_some(), "HydroNet listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+
+    state.db.close().await;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+async fn migrate(settings: Settings) -> CliResult {
+    let db = Db::connect(&settings.database_url).await?;
+    db.migrate().await?;
+    db.close().await;
+    println!("migrations applied");
+    Ok(())
+}
+
+/// The roles of the first administrator.
+const ADMIN_ROLES: [&str; 2] = ["owner", "system_admin"];
+
+async fn init(settings: Settings, email: &str) -> CliResult {
+    let email = Email::parse(email).map_err(|e| format!("HYDRONET_ADMIN_EMAIL {e}"))?;
+    let state = AppState::new(settings).await?;
+
+    let mut tx = state.db.system().await?;
+    let existing: Option<(String,)> =
+        sqlx::query_as("SELECT user_id FROM user_roles WHERE role = 'system_admin' LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    if existing.is_some() {
+        println!("a system administrator already exists; nothing to do");
+        return Ok(());
+    }
+
+    let (password, generated) = match std::env::var("HYDRONET_ADMIN_PASSWORD") {
+        Ok(given) if !given.is_empty() => (given, false),
+        _ => (random_secret()[..24].to_owned(), true),
+    };
+    let password: Password = state
+        .policy
+        .check_new(&password, email.as_str())
+        .map_err(|e| format!("HYDRONET_ADMIN_PASSWORD {e}"))?;
+    let hash = state.hasher.hash(&password).await?;
+
+    let (tenant_id, user_id, now) = (TenantId::new(), UserId::new(), state.now());
+    let mut tx = state.db.tenant(tenant_id).await?;
+    store::insert_tenant(
+        &mut tx,
+        tenant_id,
+        "HydroNet System",
+        &format!("system-{}", &tenant_id.to_string()[..8]),
+        Plan::Enterprise,
+        now,
+    )
+    .await?;
+    store::insert_user(
+        &mut tx,
+        tenant_id,
+        user_id,
+        email.as_str(),
+        &hash,
+        &ADMIN_ROLES,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+
+    println!("system administrator created: {}", email.as_str());
+    if generated {
+        println!("generated password (shown only now): {}", password.expose());
+    }
+    Ok(())
+}

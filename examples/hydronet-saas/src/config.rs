@@ -1,0 +1,308 @@
+//! Settings, read from the environment (and a `.env` file) with the names the original
+//! HydroNet deployment used.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Where development secrets are kept when none are configured.
+pub const DEV_SECRETS_FILE: &str = ".hydronet/secrets.env";
+
+/// The database used when `DATABASE_URL` is not set: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://hydronet.db?mode=rwc";
+
+const MIN_SECRET_BYTES: usize = 32;
+
+/// Everything the server needs to know to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Development mode (`DEBUG`, default true): human-readable logs, generated secrets.
+    pub debug: bool,
+    /// `DATABASE_URL`.
+    pub database_url: String,
+    /// `REDIS_URL`, when instances share revocations through Redis.
+    pub redis_url: Option<String>,
+    /// `SECRET_KEY`: encrypts stored third-party secrets.
+    pub secret_key: SecretString,
+    /// `JWT_SECRET_KEY`: signs access tokens (HS256).
+    pub jwt_secret: SecretString,
+    /// `JWT_PREVIOUS_SECRET_KEY`: a former signing secret that still verifies, for rotation.
+    pub jwt_previous_secret: Option<SecretString>,
+    /// `HYDRONET_JWT_ED25519_PRIVATE_KEY_FILE` / `..._PUBLIC_KEY_FILE`: sign with EdDSA instead.
+    pub jwt_ed25519: Option<(Option<String>, String)>,
+    /// `HYDRONET_ACCESS_TOKEN_TTL_SECS`, default 900.
+    pub access_ttl: Duration,
+    /// `HYDRONET_REFRESH_TOKEN_TTL_SECS`, default 30 days.
+    pub refresh_ttl: Duration,
+    /// `HYDRONET_PASSWORD_HASH_CONCURRENCY`, default the number of CPUs.
+    pub hash_concurrency: usize,
+}
+
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Production mode without a required secret.
+    #[error(
+        "{0} is not set. With DEBUG=false secrets must be configured: set {0} to a random \
+         string of at least 32 characters (for example `openssl rand -base64 48`)"
+    )]
+    MissingSecret(&'static str),
+    /// A secret too short to be safe.
+    #[error("{0} is too short: use at least 32 characters")]
+    WeakSecret(&'static str),
+    /// A variable that does not parse.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The development secrets file could not be read or written.
+    #[error("cannot use {DEV_SECRETS_FILE}: {0}")]
+    SecretsFile(#[from] std::io::Error),
+}
+
+impl Settings {
+    /// Reads the process environment. In development mode, missing secrets are generated
+    /// once and kept in [`DEV_SECRETS_FILE`].
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::from_map(&env, Some(Path::new(DEV_SECRETS_FILE)))
+    }
+
+    /// Reads settings from `vars`; `dev_secrets` is where generated development secrets are
+    /// kept (`None`: generate fresh ones each time).
+    pub fn from_map(
+        vars: &HashMap<String, String>,
+        dev_secrets: Option<&Path>,
+    ) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let debug = match get("DEBUG") {
+            None => true,
+            Some(value) => parse_bool(value).ok_or_else(|| ConfigError::Invalid {
+                name: "DEBUG",
+                reason: "expected true or false".into(),
+            })?,
+        };
+
+        let mut generated = HashMap::new();
+        let mut secret = |name: &'static str| -> Result<SecretString, ConfigError> {
+            if let Some(value) = get(name) {
+                return check_strength(name, value);
+            }
+            if !debug {
+                return Err(ConfigError::MissingSecret(name));
+            }
+            let value = dev_secret(name, dev_secrets)?;
+            generated.insert(name, ());
+            Ok(SecretString::from(value))
+        };
+        let secret_key = secret("SECRET_KEY")?;
+        let jwt_secret = secret("JWT_SECRET_KEY")?;
+        if !generated.is_empty() {
+            tracing::warn!(
+                file = DEV_SECRETS_FILE,
+                "SECRET_KEY or JWT_SECRET_KEY not set: using generated development secrets; \
+                 set both (and DEBUG=false) in production"
+            );
+        }
+
+        let jwt_previous_secret = get("JWT_PREVIOUS_SECRET_KEY")
+            .map(|v| check_strength("JWT_PREVIOUS_SECRET_KEY", v))
+            .transpose()?;
+        let jwt_ed25519 = get("HYDRONET_JWT_ED25519_PUBLIC_KEY_FILE").map(|public| {
+            let private = get("HYDRONET_JWT_ED25519_PRIVATE_KEY_FILE").map(str::to_owned);
+            (private, public.to_owned())
+        });
+
+        Ok(Self {
+            debug,
+            database_url: get("DATABASE_URL")
+                .unwrap_or(DEFAULT_DATABASE_URL)
+                .to_owned(),
+            redis_url: get("REDIS_URL").map(str::to_owned),
+            secret_key,
+            jwt_secret,
+            jwt_previous_secret,
+            jwt_ed25519,
+            access_ttl: secs(
+                get("HYDRONET_ACCESS_TOKEN_TTL_SECS"),
+                "HYDRONET_ACCESS_TOKEN_TTL_SECS",
+                900,
+            )?,
+            refresh_ttl: secs(
+                get("HYDRONET_REFRESH_TOKEN_TTL_SECS"),
+                "HYDRONET_REFRESH_TOKEN_TTL_SECS",
+                30 * 24 * 3600,
+            )?,
+            hash_concurrency: match get("HYDRONET_PASSWORD_HASH_CONCURRENCY") {
+                Some(v) => number("HYDRONET_PASSWORD_HASH_CONCURRENCY", v)?.max(1) as usize,
+                None => std::thread::available_parallelism().map_or(2, usize::from),
+            },
+        })
+    }
+
+    /// The JWT signing secret, for building keys.
+    pub fn jwt_secret_bytes(&self) -> &[u8] {
+        self.jwt_secret.expose_secret().as_bytes()
+    }
+}
+
+/// Whether `DEBUG` asks for development mode (the default); an unparsable value counts as
+/// production here and is reported by [`Settings::from_env`].
+pub fn debug_from_env() -> bool {
+    std::env::var("DEBUG").map_or(true, |v| {
+        v.trim().is_empty() || parse_bool(&v).unwrap_or(false)
+    })
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn check_strength(name: &'static str, value: &str) -> Result<SecretString, ConfigError> {
+    if value.len() < MIN_SECRET_BYTES {
+        return Err(ConfigError::WeakSecret(name));
+    }
+    Ok(SecretString::from(value.to_owned()))
+}
+
+fn number(name: &'static str, value: &str) -> Result<u64, ConfigError> {
+    value.parse().map_err(|_| ConfigError::Invalid {
+        name,
+        reason: "expected a whole number".into(),
+    })
+}
+
+fn secs(value: Option<&str>, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    let secs = value
+        .map(|v| number(name, v))
+        .transpose()?
+        .unwrap_or(default);
+    if secs == 0 {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "must be greater than zero".into(),
+        });
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// A random secret: 48 bytes, base64url.
+pub fn random_secret() -> String {
+    let mut bytes = [0u8; 48];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Reads `name` from the development secrets file, generating and appending it if absent.
+fn dev_secret(name: &str, file: Option<&Path>) -> Result<String, ConfigError> {
+    let Some(file) = file else {
+        return Ok(random_secret());
+    };
+    let existing = match fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(err) => return Err(err.into()),
+    };
+    let found = existing.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == name).then(|| value.trim().to_owned())
+    });
+    if let Some(value) = found.filter(|v| v.len() >= MIN_SECRET_BYTES) {
+        return Ok(value);
+    }
+
+    let value = random_secret();
+    if let Some(dir) = file.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let mut options = fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    writeln!(options.open(file)?, "{name}={value}")?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn production_without_secrets_refuses_and_names_the_variable() {
+        let err = Settings::from_map(&vars(&[("DEBUG", "false")]), None).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("SECRET_KEY"), "{message}");
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let err = Settings::from_map(
+            &vars(&[("SECRET_KEY", "short"), ("JWT_SECRET_KEY", &"x".repeat(40))]),
+            None,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::WeakSecret("SECRET_KEY")));
+    }
+
+    #[test]
+    fn development_generates_and_keeps_secrets() {
+        let dir = std::env::temp_dir().join(format!("hn-cfg-{}", uuid::Uuid::now_v7()));
+        let file = dir.join("secrets.env");
+        let first = Settings::from_map(&vars(&[]), Some(&file)).unwrap();
+        let second = Settings::from_map(&vars(&[]), Some(&file)).unwrap();
+        assert!(first.debug);
+        assert_eq!(
+            first.jwt_secret.expose_secret(),
+            second.jwt_secret.expose_secret()
+        );
+        assert_ne!(
+            first.jwt_secret.expose_secret(),
+            first.secret_key.expose_secret()
+        );
+        assert_eq!(first.database_url, DEFAULT_DATABASE_URL);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_debug_value_is_an_error() {
+        let err = Settings::from_map(&vars(&[("DEBUG", "maybe")]), None).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "DEBUG", .. }));
+    }
+
+    #[test]
+    fn production_with_secrets_starts() {
+        let long = "k".repeat(40);
+        let settings = Settings::from_map(
+            &vars(&[
+                ("DEBUG", "false"),
+                ("SECRET_KEY", &long),
+                ("JWT_SECRET_KEY", &long),
+                ("HYDRONET_ACCESS_TOKEN_TTL_SECS", "60"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert!(!settings.debug);
+        assert_eq!(settings.access_ttl, Duration::from_secs(60));
+    }
+}

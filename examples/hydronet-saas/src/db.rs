@@ -1,0 +1,133 @@
+//! The relational store: SQLite by default, PostgreSQL when `DATABASE_URL` names one.
+//!
+//! Both backends go through sqlx's `Any` driver with portable column types (UUIDs as
+//! text, times as Unix seconds), so every query is written once. Tenant isolation is
+//! enforced twice on PostgreSQL: each query filters by `tenant_id`, and row-level security
+//! refuses rows of other tenants even when a query forgets to. Every transaction switches
+//! to the `hydronet_app` role (which cannot bypass RLS) and names its tenant; a transaction
+//! that needs to look across tenants (login by email, refresh by token digest) says so
+//! explicitly with [`Db::system`].
+
+use std::time::Duration;
+
+use hydronet_core::TenantId;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Transaction};
+
+/// A transaction on either backend.
+pub type Tx = Transaction<'static, Any>;
+
+/// Which database server is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// A connection pool plus the knowledge of which backend it reaches.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite:` or `postgres:`).
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        install_default_drivers();
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(sqlx::Error::Configuration(
+                "DATABASE_URL must start with sqlite: or postgres:".into(),
+            ));
+        };
+
+        let max_connections = match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+
+        if backend == Backend::Sqlite {
+            // WAL lets readers proceed during a write; the mode is stored in the file.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .fetch_optional(&pool)
+                .await?;
+        }
+        Ok(Self { pool, backend })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for code that manages its own transactions (tests, migrations).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies the migrations of this backend that have not run yet.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await,
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await
+            }
+        }
+    }
+
+    /// A transaction confined to `tenant`'s rows.
+    pub async fn tenant(&self, tenant: TenantId) -> Result<Tx, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET LOCAL ROLE hydronet_app")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+                .bind(tenant.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// A transaction that may read and write across tenants. Use it only where the tenant
+    /// is not known yet (login, refresh) or the operation is service-wide.
+    pub async fn system(&self) -> Result<Tx, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET LOCAL ROLE hydronet_app")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("SELECT set_config('app.scope', 'system', true)")
+                .fetch_one(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .fetch_one(&self.pool)
+            .await
+            .map(drop)
+    }
+
+    /// Closes every connection, waiting for those in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,15 @@
+//! The HydroNet reference SaaS server, assembled from the HydroNet library crates.
+//!
+//! `main.rs` only parses the command line; everything it runs lives here so integration
+//! tests can build the same [`router`](app::router) in-process.
+
+pub mod app;
+pub mod body;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod state;
+pub mod store;

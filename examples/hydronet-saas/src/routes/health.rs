@@ -1,0 +1,65 @@
+//! `GET /api/health`: is the service and each of its dependencies up?
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::StatusCode;
+use serde_json::json;
+
+use crate::db::Backend;
+use crate::state::AppState;
+
+/// The health route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/health", get(health))
+}
+
+/// `healthy` when everything answers; `degraded` (still 200) when only Redis is down, since
+/// each instance then works on its own; `unhealthy` (503) when the database is down.
+async fn health(State(state): State<AppState>) -> Response {
+    let database = state.db.ping().await;
+    let backend = match state.db.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let redis = match &state.redis {
+        None => None,
+        Some(redis) => Some(redis.ping().await),
+    };
+
+    let status = match (&database, &redis) {
+        (Err(_), _) => "unhealthy",
+        (Ok(()), Some(Err(_))) => "degraded",
+        _ => "healthy",
+    };
+    if let Err(err) = &database {
+        tracing::error!(cause = %err, "health check: database unreachable");
+    }
+    if let Some(Err(err)) = &redis {
+        tracing::warn!(cause = %err, "health check: Redis unreachable");
+    }
+
+    let body = json!({
+        "status": status,
+        "version": env!("CARGO_PKG_VERSION"),
+        "checks": {
+            "database": { "status": up(database.is_ok()), "backend": backend },
+            "redis": match &redis {
+                None => json!({ "status": "not_configured" }),
+                Some(result) => json!({ "status": up(result.is_ok()) }),
+            },
+        },
+    });
+    let code = if database.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
+}
+
+fn up(ok: bool) -> &'static str {
+    if ok { "up" } else { "down" }
+}

@@ -1,0 +1,346 @@
+//! The state shared by every request, and the session bookkeeping built on it.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hydronet_core::{Clock, SessionId, SystemClock, TenantId, UserId};
+use hydronet_tenancy::auth::AuthLayer;
+use hydronet_tenancy::password::{PasswordHasher, PasswordPolicy};
+use hydronet_tenancy::revocation::{RedisRevocations, RevocationList, RevocationSource};
+use hydronet_tenancy::throttle::LoginThrottle;
+use hydronet_tenancy::token::{AccessGrant, JwtCodec, JwtKey, OpaqueToken, TokenError};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::config::Settings;
+use crate::db::{Db, Tx};
+use crate::store::{self, ClientInfo};
+
+/// The pub/sub channel on which instances announce revoked sessions.
+pub const REVOCATION_CHANNEL: &str = "hydronet:revocations";
+
+/// Prefix of refresh tokens, so a leaked one is recognisable.
+pub const REFRESH_PREFIX: &str = "hnr_";
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Configuration is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The database could not be reached.
+    #[error("cannot connect to the database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A signing key is unusable.
+    #[error("invalid JWT key: {0}")]
+    Key(#[from] TokenError),
+    /// A key file could not be read.
+    #[error("cannot read {path}: {source}")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `REDIS_URL` is malformed.
+    #[error("invalid REDIS_URL: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// Shared application state; cloning is cheap.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+/// What [`AppState`] holds.
+pub struct Inner {
+    /// The settings it was built from.
+    pub settings: Settings,
+    /// The relational store.
+    pub db: Db,
+    /// Signs and verifies access tokens.
+    pub codec: JwtCodec,
+    /// Hashes and verifies passwords on the blocking pool.
+    pub hasher: PasswordHasher,
+    /// What a new password must satisfy.
+    pub policy: PasswordPolicy,
+    /// Sessions whose tokens are refused.
+    pub revocations: Arc<RevocationList>,
+    /// Broadcasts revocations when Redis is configured.
+    pub redis: Option<RedisRevocations>,
+    /// Failed-login throttling.
+    pub throttle: LoginThrottle,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+/// A freshly issued access and refresh token.
+#[derive(Debug)]
+pub struct TokenPair {
+    /// The JWT.
+    pub access_token: String,
+    /// The opaque refresh token, shown once.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+impl TokenPair {
+    /// The fields every token-issuing response carries.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        })
+    }
+}
+
+impl AppState {
+    /// Connects to the database, applies migrations and prepares keys, on the system clock.
+    pub async fn new(settings: Settings) -> Result<Self, StartError> {
+        Self::with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`AppState::new`], with a chosen clock.
+    pub async fn with_clock(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let db = Db::connect(&settings.database_url).await?;
+        db.migrate().await?;
+        let codec = build_codec(&settings, clock.clone())?;
+        let redis = settings
+            .redis_url
+            .as_deref()
+            .map(|url| RedisRevocations::new(url, REVOCATION_CHANNEL))
+            .transpose()?;
+
+        let state = Self {
+            inner: Arc::new(Inner {
+                hasher: PasswordHasher::new(settings.hash_concurrency),
+                policy: PasswordPolicy::new(),
+                revocations: Arc::new(RevocationList::new()),
+                throttle: LoginThrottle::default(),
+                settings,
+                db,
+                codec,
+                redis,
+                clock,
+            }),
+        };
+        state.reload_revocations().await?;
+        Ok(state)
+    }
+
+    /// The authentication layer for this state's keys and revocations.
+    pub fn auth_layer(&self) -> AuthLayer {
+        AuthLayer::new(self.codec.clone()).revocations(self.revocations.clone())
+    }
+
+    /// Unix seconds now.
+    pub fn now(&self) -> i64 {
+        self.clock.now_secs()
+    }
+
+    /// Starts background work: pruning the revocation list, and listening for revocations
+    /// from other instances when Redis is configured.
+    pub fn spawn_background(&self) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                state.revocations.prune(state.now());
+            }
+        });
+
+        if let Some(redis) = self.redis.clone() {
+            let source = DbRevocations {
+                state: self.clone(),
+            };
+            tokio::spawn(redis.listen(self.revocations.clone(), source));
+        }
+    }
+
+    /// Opens a session for `user` and issues its first token pair, inside `tx`.
+    pub async fn start_session(
+        &self,
+        tx: &mut Tx,
+        tenant: &store::TenantRow,
+        user: &store::UserRow,
+        roles: &[String],
+        client: &ClientInfo,
+    ) -> Result<TokenPair, crate::error::ApiError> {
+        let now = self.now();
+        let session = SessionId::new();
+        let expires_at = now + secs(self.settings.refresh_ttl);
+        store::insert_session(
+            tx,
+            user.tenant(),
+            user.user_id(),
+            session,
+            expires_at,
+            client,
+            now,
+        )
+        .await?;
+        self.issue_pair(tx, tenant, user, roles, session).await
+    }
+
+    /// Issues an access token and a new refresh token of an existing `session`, inside `tx`.
+    pub async fn issue_pair(
+        &self,
+        tx: &mut Tx,
+        tenant: &store::TenantRow,
+        user: &store::UserRow,
+        roles: &[String],
+        session: SessionId,
+    ) -> Result<TokenPair, crate::error::ApiError> {
+        let now = self.now();
+        let refresh = OpaqueToken::generate(REFRESH_PREFIX);
+        let expires_at = now + secs(self.settings.refresh_ttl);
+        store::insert_refresh_token(
+            tx,
+            user.tenant(),
+            session,
+            &refresh.digest(),
+            expires_at,
+            now,
+        )
+        .await?;
+
+        let grant = AccessGrant {
+            tenant_id: user.tenant(),
+            user_id: user.user_id(),
+            session_id: session,
+            roles,
+            plan: tenant.plan(),
+        };
+        let access = self.codec.issue_access(&grant)?;
+        Ok(TokenPair {
+            access_token: access.token,
+            refresh_token: refresh.into_secret(),
+            expires_in: access.expires_in,
+        })
+    }
+
+    /// Refuses every token of `sessions` from now on, here and (through Redis) on every
+    /// other instance. Call after the revocation is committed to the database.
+    pub async fn announce_revoked(&self, sessions: &[SessionId]) {
+        let until = self.revocation_horizon();
+        for &session in sessions {
+            self.revocations.revoke(session, until);
+            let Some(redis) = &self.redis else { continue };
+            if let Err(err) = redis.publish(session, until).await {
+                // The database has the revocation; peers catch up when they reconnect.
+                tracing::warn!(error = %err, "could not publish a revocation to Redis");
+            }
+        }
+    }
+
+    /// Revokes every session of a user, in the database and in memory.
+    pub async fn revoke_user(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<(), crate::error::ApiError> {
+        let mut tx = self.db.tenant(tenant).await?;
+        let sessions = store::revoke_user_sessions(&mut tx, tenant, user, self.now()).await?;
+        tx.commit().await?;
+        self.announce_revoked(&sessions).await;
+        Ok(())
+    }
+
+    /// Loads recently revoked sessions from the database into the in-memory list.
+    pub async fn reload_revocations(&self) -> Result<(), sqlx::Error> {
+        for (session, until) in self.recent_revocations().await? {
+            self.revocations.revoke(session, until);
+        }
+        Ok(())
+    }
+
+    async fn recent_revocations(&self) -> Result<Vec<(SessionId, i64)>, sqlx::Error> {
+        let window = secs(self.codec.access_ttl()) + 60;
+        let mut tx = self.db.system().await?;
+        let rows = store::revoked_sessions_since(&mut tx, self.now() - window).await?;
+        tx.commit().await?;
+        let extra = secs(self.codec.access_ttl()) + 60;
+        Ok(rows.into_iter().map(|(id, at)| (id, at + extra)).collect())
+    }
+
+    /// Until when a session revoked now must stay on the list: past the expiry of any
+    /// access token it could still have.
+    fn revocation_horizon(&self) -> i64 {
+        self.now() + secs(self.codec.access_ttl()) + 60
+    }
+}
+
+struct DbRevocations {
+    state: AppState,
+}
+
+impl RevocationSource for DbRevocations {
+    async fn load(&self) -> Result<Vec<(SessionId, i64)>, String> {
+        self.state
+            .recent_revocations()
+            .await
+            .map_err(|err| err.to_string())
+    }
+}
+
+fn secs(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX / 2)
+}
+
+/// A stable key id derived from key material: rotating the secret changes it, and instances
+/// sharing a secret agree on it without configuration.
+fn kid(prefix: &str, material: &[u8]) -> String {
+    let digest = Sha256::digest(material);
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}-{hex}")
+}
+
+fn build_codec(settings: &Settings, clock: Arc<dyn Clock>) -> Result<JwtCodec, StartError> {
+    let secret = settings.jwt_secret_bytes();
+    let hs = JwtKey::hs256(kid("hs", secret), secret)?;
+
+    let mut builder = match &settings.jwt_ed25519 {
+        Some((private, public)) => {
+            let public_pem = read_key(public)?;
+            let private_pem = private.as_deref().map(read_key).transpose()?;
+            let ed =
+                JwtKey::ed25519_pem(kid("ed", &public_pem), private_pem.as_deref(), &public_pem)?;
+            if private_pem.is_some() {
+                JwtCodec::builder(ed).verify_key(hs)
+            } else {
+                JwtCodec::builder(hs).verify_key(ed)
+            }
+        }
+        None => JwtCodec::builder(hs),
+    };
+    if let Some(previous) = &settings.jwt_previous_secret {
+        use secrecy::ExposeSecret;
+        let bytes = previous.expose_secret().as_bytes();
+        builder = builder.verify_key(JwtKey::hs256(kid("hs", bytes), bytes)?);
+    }
+    Ok(builder.access_ttl(settings.access_ttl).clock(clock).build())
+}
+
+fn read_key(path: &str) -> Result<Vec<u8>, StartError> {
+    std::fs::read(path).map_err(|source| StartError::KeyFile {
+        path: path.to_owned(),
+        source,
+    })
+}

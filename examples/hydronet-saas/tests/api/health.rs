@@ -1,0 +1,44 @@
+use crate::helpers::{TestApp, fresh_database, redis_url};
+
+#[tokio::test]
+async fn healthy_with_every_dependency_checked() {
+    let app = TestApp::new().await;
+
+    let reply = app.get("/api/health", None).await;
+
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["status"], "healthy");
+    assert_eq!(reply.body["checks"]["database"]["status"], "up");
+    let expected_redis = if redis_url().is_some() {
+        "up"
+    } else {
+        "not_configured"
+    };
+    assert_eq!(reply.body["checks"]["redis"]["status"], expected_redis);
+    assert!(reply.headers.contains_key("x-request-id"));
+}
+
+#[tokio::test]
+async fn unreachable_database_is_unhealthy_503() {
+    let app = TestApp::new().await;
+    app.state.db.close().await;
+
+    let reply = app.get("/api/health", None).await;
+
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.body["status"], "unhealthy");
+    assert_eq!(reply.body["checks"]["database"]["status"], "down");
+}
+
+#[tokio::test]
+async fn unreachable_redis_is_degraded_not_down() {
+    let (url, file) = fresh_database().await;
+    // Nothing listens on port 1.
+    let app = TestApp::on(url, file, Some("redis://127.0.0.1:1".to_owned())).await;
+
+    let reply = app.get("/api/health", None).await;
+
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["status"], "degraded");
+    assert_eq!(reply.body["checks"]["redis"]["status"], "down");
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the reference server, driven in-process.
+
+mod helpers;
+
+mod auth;
+mod errors;
+mod health;
+mod isolation;
+mod postgres;
+mod tokens;
