@@ -319,3 +319,58 @@ async fn a_restarted_instance_remembers_revocations() {
         .await
         .assert_problem(401, "unauthenticated");
 }
+
+#[tokio::test]
+async fn login_rehashes_a_password_stored_with_old_parameters() {
+    use hydronet_tenancy::password::{HashParams, PasswordHasher, PasswordPolicy};
+
+    let app = TestApp::new().await;
+    let reply = app.register("old@example.com", "Old Hashes").await;
+    let user_id = reply.body["user"]["id"].as_str().unwrap().to_owned();
+    let tenant: hydronet_core::TenantId = reply.body["tenant"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    let weak = HashParams {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let password = PasswordPolicy::new().check_candidate(PASSWORD).unwrap();
+    let old_hash = PasswordHasher::with_params(weak, 1)
+        .hash(&password)
+        .await
+        .unwrap();
+    let stored = |app: &TestApp| {
+        let state = app.state.clone();
+        let user_id = user_id.clone();
+        async move {
+            let mut tx = state.db.tenant(tenant).await.unwrap();
+            let (hash,): (String,) =
+                sqlx::query_as("SELECT password_hash FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .unwrap();
+            hash
+        }
+    };
+    let mut tx = app.state.db.tenant(tenant).await.unwrap();
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(&old_hash)
+        .bind(&user_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(stored(&app).await.contains("m=1024,t=1,p=1"));
+
+    assert_eq!(app.login("old@example.com", PASSWORD).await.status, 200);
+
+    let rehashed = stored(&app).await;
+    assert!(rehashed.starts_with("$argon2id$"), "{rehashed}");
+    assert!(rehashed.contains("m=19456,t=2,p=1"), "{rehashed}");
+    assert_eq!(app.login("old@example.com", PASSWORD).await.status, 200);
+}
