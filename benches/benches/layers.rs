@@ -40,7 +40,7 @@ fn auth_layer(c: &mut Criterion) {
                 .header("authorization", &bearer)
                 .body(String::new())
                 .unwrap();
-            handler.clone().oneshot(request)
+            handler.oneshot(request)
         })
     });
     group.bench_function("authenticated", |b| {
