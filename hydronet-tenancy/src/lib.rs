@@ -1,8 +1,29 @@
 //! Multi-tenancy for tower services.
+//!
+//! Each concern is a trait or a plain type plus a tower layer, usable on its own:
+//!
+//! - [`auth`]: bearer-token authentication that puts a
+//!   [`TenantContext`](hydronet_core::TenantContext) in every request;
+//! - [`token`]: signed access tokens (JWT) and opaque refresh tokens;
+//! - [`password`]: password policy and argon2id hashing on the blocking pool;
+//! - [`revocation`]: revoked sessions, checked in memory, shared through Redis;
+//! - [`throttle`]: failed-login throttling per account and per address;
+//! - [`rbac`] (feature `rbac`): casbin roles per tenant and the authorization layer;
+//! - [`audit`]: audit events and sinks.
+//!
+//! # Features
+//!
+//! - `axum`: extractors, and matched route templates for authorization;
+//! - `rbac`: role-based access control (casbin);
+//! - `sqlx`: a casbin adapter over an sqlx pool;
+//! - `redis`: share revocations between instances.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod auth;
 pub mod password;
+#[cfg(feature = "rbac")]
+pub mod rbac;
 pub mod revocation;
 pub mod throttle;
 pub mod token;

@@ -24,13 +24,13 @@ pin_project! {
 }
 
 impl<F, B> ResponseFuture<F, B> {
-    pub(super) fn inner(future: F) -> Self {
+    pub(crate) fn inner(future: F) -> Self {
         Self {
             kind: Kind::Inner { future },
         }
     }
 
-    pub(super) fn refused(response: Response<B>) -> Self {
+    pub(crate) fn refused(response: Response<B>) -> Self {
         Self {
             kind: Kind::Refused {
                 response: Some(response),

@@ -42,3 +42,16 @@ async fn unreachable_redis_is_degraded_not_down() {
     assert_eq!(reply.body["status"], "degraded");
     assert_eq!(reply.body["checks"]["redis"]["status"], "down");
 }
+
+#[tokio::test]
+async fn the_embedded_database_runs_in_wal_mode() {
+    let app = TestApp::new().await;
+    if app.state.db.backend() != hydronet_saas::db::Backend::Sqlite {
+        return;
+    }
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+}

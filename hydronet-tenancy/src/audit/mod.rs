@@ -1,0 +1,270 @@
+//! Audit events and the sinks that record them.
+//!
+//! Every sensitive action becomes an [`AuditEvent`] handed to an [`AuditSink`]. This
+//! module defines the event and the trait with two implementations: [`TracingSink`], which
+//! writes one structured `tracing` event per record (target `hydronet::audit`), and
+//! [`MemorySink`], which keeps events in memory for tests. Durable storage plugs in as
+//! another sink.
+//!
+//! # Example
+//!
+//! ```
+//! use hydronet_core::{TenantId, UserId};
+//! use hydronet_tenancy::audit::{Actor, AuditEvent, AuditSink, MemorySink, Outcome};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let sink = MemorySink::new();
+//! let event = AuditEvent::new(TenantId::new(), Actor::User(UserId::new()), "role.assigned")
+//!     .target("user:42")
+//!     .outcome(Outcome::Success)
+//!     .details(serde_json::json!({ "roles": ["admin"] }));
+//! sink.record(event).await.unwrap();
+//! assert_eq!(sink.events()[0].action, "role.assigned");
+//! # }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use hydronet_core::{ApiKeyId, Clock, SystemClock, TenantId, UserId};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Who performed an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum Actor {
+    /// A signed-in user.
+    User(UserId),
+    /// A program with an API key.
+    ApiKey(ApiKeyId),
+    /// The service itself.
+    System,
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It took effect.
+    Success,
+    /// It was refused by policy.
+    Denied,
+    /// It was attempted and failed.
+    Failed,
+}
+
+/// One audited action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEvent {
+    /// Time-ordered unique id.
+    pub id: Uuid,
+    /// Unix milliseconds, UTC.
+    pub time_ms: i64,
+    /// The tenant the action happened in.
+    pub tenant_id: TenantId,
+    /// Who did it.
+    pub actor: Actor,
+    /// Dotted action name, such as `role.assigned`.
+    pub action: String,
+    /// What it was done to, such as `user:<id>` or `role:<name>`.
+    pub target: Option<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The request it happened in.
+    pub request_id: Option<String>,
+    /// Structured details; never secrets.
+    pub details: Value,
+}
+
+impl AuditEvent {
+    /// A successful action by `actor` in `tenant`, stamped with the system clock.
+    pub fn new(tenant_id: TenantId, actor: Actor, action: impl Into<String>) -> Self {
+        Self::at(&SystemClock, tenant_id, actor, action)
+    }
+
+    /// As [`AuditEvent::new`], stamped with `clock`.
+    pub fn at(
+        clock: &dyn Clock,
+        tenant_id: TenantId,
+        actor: Actor,
+        action: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            time_ms: clock.now_millis(),
+            tenant_id,
+            actor,
+            action: action.into(),
+            target: None,
+            outcome: Outcome::Success,
+            request_id: None,
+            details: Value::Null,
+        }
+    }
+
+    /// Sets the target.
+    pub fn target(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(target.into());
+        self
+    }
+
+    /// Sets the outcome.
+    pub fn outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
+        self
+    }
+
+    /// Sets the request id.
+    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+
+    /// Sets the details.
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// Why an event could not be recorded.
+#[derive(Debug, thiserror::Error)]
+#[error("audit event could not be recorded: {0}")]
+pub struct AuditError(pub String);
+
+/// A boxed future returned by [`AuditSink::record`].
+pub type RecordFuture<'a> = Pin<Box<dyn Future<Output = Result<(), AuditError>> + Send + 'a>>;
+
+/// Where audit events go.
+pub trait AuditSink: Send + Sync + 'static {
+    /// Records one event. When this returns `Ok`, the event is as durable as the sink
+    /// promises to make it.
+    fn record(&self, event: AuditEvent) -> RecordFuture<'_>;
+}
+
+/// Writes each event as one structured `tracing` event at INFO, target `hydronet::audit`.
+/// With a JSON subscriber this is one JSON line per event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingSink;
+
+impl AuditSink for TracingSink {
+    fn record(&self, event: AuditEvent) -> RecordFuture<'_> {
+        let details = event.details.to_string();
+        tracing::info!(
+            target: "hydronet::audit",
+            id = %event.id,
+            time_ms = event.time_ms,
+            tenant_id = %event.tenant_id,
+            actor = ?event.actor,
+            action = %event.action,
+            target = event.target.as_deref().unwrap_or(""),
+            outcome = ?event.outcome,
+            request_id = event.request_id.as_deref().unwrap_or(""),
+            details = %details,
+            "audit"
+        );
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// Keeps events in memory; for tests.
+#[derive(Debug, Clone, Default)]
+pub struct MemorySink {
+    events: Arc<Mutex<Vec<AuditEvent>>>,
+}
+
+impl MemorySink {
+    /// An empty sink.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A copy of every event recorded so far, oldest first.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl AuditSink for MemorySink {
+    fn record(&self, event: AuditEvent) -> RecordFuture<'_> {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// Sends every event to each of several sinks, in order; fails if any fails.
+#[derive(Clone, Default)]
+pub struct FanOut {
+    sinks: Vec<Arc<dyn AuditSink>>,
+}
+
+impl std::fmt::Debug for FanOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FanOut")
+            .field("sinks", &self.sinks.len())
+            .finish()
+    }
+}
+
+impl FanOut {
+    /// A fan-out to `sinks`.
+    pub fn new(sinks: Vec<Arc<dyn AuditSink>>) -> Self {
+        Self { sinks }
+    }
+}
+
+impl AuditSink for FanOut {
+    fn record(&self, event: AuditEvent) -> RecordFuture<'_> {
+        Box::pin(async move {
+            for sink in &self.sinks {
+                sink.record(event.clone()).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hydronet_core::ManualClock;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn fan_out_reaches_every_sink() {
+        let (a, b) = (MemorySink::new(), MemorySink::new());
+        let fan = FanOut::new(vec![Arc::new(a.clone()), Arc::new(b.clone())]);
+        let event = AuditEvent::new(TenantId::new(), Actor::System, "role.created");
+
+        fan.record(event.clone()).await.unwrap();
+        TracingSink.record(event.clone()).await.unwrap();
+
+        assert_eq!(a.events(), vec![event.clone()]);
+        assert_eq!(b.events(), vec![event]);
+    }
+
+    #[test]
+    fn events_take_the_clocks_time_and_serialize() {
+        let clock = ManualClock::at_secs(1_700_000_000);
+        let user = UserId::new();
+        let event = AuditEvent::at(&clock, TenantId::new(), Actor::User(user), "role.assigned")
+            .target("user:1")
+            .outcome(Outcome::Denied);
+        assert_eq!(event.time_ms, 1_700_000_000_000);
+
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["actor"]["type"], "user");
+        assert_eq!(json["actor"]["id"], user.to_string());
+        assert_eq!(json["outcome"], "denied");
+    }
+}
