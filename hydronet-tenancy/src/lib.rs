@@ -9,7 +9,8 @@
 //! - [`revocation`]: revoked sessions, checked in memory, shared through Redis;
 //! - [`throttle`]: failed-login throttling per account and per address;
 //! - [`rbac`] (feature `rbac`): casbin roles per tenant and the authorization layer;
-//! - [`audit`]: audit events and sinks.
+//! - [`audit`]: audit events and sinks;
+//! - `bus` (feature `redis`): keeping instances in step through Redis pub/sub.
 //!
 //! # Features
 //!
@@ -21,6 +22,8 @@
 
 pub mod audit;
 pub mod auth;
+#[cfg(feature = "redis")]
+pub mod bus;
 pub mod password;
 #[cfg(feature = "rbac")]
 pub mod rbac;

@@ -5,28 +5,40 @@ use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use http::{Request, StatusCode};
 use hydronet_core::Problem;
+use hydronet_tenancy::rbac::{AuthorizeLayer, RoutePermissions};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::body::MAX_BODY_BYTES;
-use crate::routes::{auth, health, tenant};
+use crate::routes::{self, Access};
 use crate::state::AppState;
 
 /// Builds the application. Tests drive it in-process; `serve` binds it to a socket.
 ///
 /// Layers, outermost first: request id (set, then echoed on the response), a tracing span
 /// per request carrying that id, a panic catcher answering a generic 500 problem, the body
-/// size limit; then, on the routes that need it, authentication.
+/// size limit; then, on every route that is not public, authentication and authorization.
 pub fn router(state: AppState) -> Router {
-    let private = auth::private_router()
-        .merge(tenant::router())
+    let mut public = Router::new();
+    let mut private = Router::new();
+    let mut permissions = RoutePermissions::new();
+    for endpoint in routes::all() {
+        match endpoint.access {
+            Access::Public => public = public.route(endpoint.path, endpoint.handler),
+            Access::Requires(permission) => {
+                permissions.insert(endpoint.method, endpoint.path, permission);
+                private = private.route(endpoint.path, endpoint.handler);
+            }
+        }
+    }
+    let private = private
+        .route_layer(AuthorizeLayer::new(state.rbac.clone(), permissions))
         .route_layer(state.auth_layer());
 
     Router::new()
-        .merge(health::router())
-        .merge(auth::public_router())
+        .merge(public)
         .merge(private)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -71,4 +83,12 @@ async fn method_not_allowed() -> Problem {
 fn panic_response() -> Response {
     tracing::error!("handler panicked");
     Problem::internal().into_response()
+}
+
+/// Every endpoint's method, route template and access rule, for listings and tests.
+pub fn route_table() -> Vec<(http::Method, &'static str, Access)> {
+    routes::all()
+        .into_iter()
+        .map(|e| (e.method, e.path, e.access))
+        .collect()
 }

@@ -105,6 +105,29 @@ impl Fields {
         self.required(field, |s| Ok::<_, std::convert::Infallible>(s.to_owned()))
     }
 
+    /// A required array of strings.
+    pub fn required_strings(&mut self, field: &str) -> Option<Vec<String>> {
+        let items = match self.object.get(field) {
+            None | Some(Value::Null) => {
+                self.reject(field, "is required");
+                return None;
+            }
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                self.reject(field, "must be an array of strings");
+                return None;
+            }
+        };
+        let strings: Option<Vec<String>> = items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        if strings.is_none() {
+            self.reject(field, "must be an array of strings");
+        }
+        strings
+    }
+
     /// An optional string field.
     pub fn optional_str(&mut self, field: &str) -> Option<String> {
         match self.object.get(field) {

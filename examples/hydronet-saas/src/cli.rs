@@ -169,10 +169,11 @@ async fn init(settings: Settings, email: &str) -> CliResult {
     let state = AppState::new(settings).await?;
 
     let mut tx = state.db.system().await?;
-    let existing: Option<(String,)> =
-        sqlx::query_as("SELECT user_id FROM user_roles WHERE role = 'system_admin' LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
+    let existing: Option<(String,)> = sqlx::query_as(
+        "SELECT v0 FROM casbin_rules WHERE ptype = 'g' AND v1 = 'system_admin' LIMIT 1",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     tx.commit().await?;
     if existing.is_some() {
         println!("a system administrator already exists; nothing to do");
@@ -190,6 +191,8 @@ async fn init(settings: Settings, email: &str) -> CliResult {
     let hash = state.hasher.hash(&password).await?;
 
     let (tenant_id, user_id, now) = (TenantId::new(), UserId::new(), state.now());
+    let roles: Vec<String> = ADMIN_ROLES.iter().map(|r| (*r).to_owned()).collect();
+    state.set_roles(tenant_id, user_id, &roles).await?;
     let mut tx = state.db.tenant(tenant_id).await?;
     store::insert_tenant(
         &mut tx,
@@ -200,16 +203,7 @@ async fn init(settings: Settings, email: &str) -> CliResult {
         now,
     )
     .await?;
-    store::insert_user(
-        &mut tx,
-        tenant_id,
-        user_id,
-        email.as_str(),
-        &hash,
-        &ADMIN_ROLES,
-        now,
-    )
-    .await?;
+    store::insert_user(&mut tx, tenant_id, user_id, email.as_str(), &hash, now).await?;
     tx.commit().await?;
 
     println!("system administrator created: {}", email.as_str());

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hydronet_core::{Clock, SessionId, SystemClock, TenantId, UserId};
+use hydronet_tenancy::audit::{AuditEvent, AuditSink, TracingSink};
 use hydronet_tenancy::auth::AuthLayer;
+use hydronet_tenancy::bus::{BusHandler, RedisBus};
 use hydronet_tenancy::password::{PasswordHasher, PasswordPolicy};
+use hydronet_tenancy::rbac::{Rbac, RbacError, SqlxAdapter};
 use hydronet_tenancy::revocation::{RedisRevocations, RevocationList, RevocationSource};
 use hydronet_tenancy::throttle::LoginThrottle;
 use hydronet_tenancy::token::{AccessGrant, JwtCodec, JwtKey, OpaqueToken, TokenError};
@@ -14,11 +17,14 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
-use crate::db::{Db, Tx};
+use crate::db::{Backend, Db, Tx};
 use crate::store::{self, ClientInfo};
 
 /// The pub/sub channel on which instances announce revoked sessions.
 pub const REVOCATION_CHANNEL: &str = "hydronet:revocations";
+
+/// The pub/sub channel on which instances announce policy changes.
+pub const POLICY_CHANNEL: &str = "hydronet:policy";
 
 /// Prefix of refresh tokens, so a leaked one is recognisable.
 pub const REFRESH_PREFIX: &str = "hnr_";
@@ -49,6 +55,9 @@ pub enum StartError {
     /// `REDIS_URL` is malformed.
     #[error("invalid REDIS_URL: {0}")]
     Redis(#[from] redis::RedisError),
+    /// The policies could not be loaded.
+    #[error("cannot load access-control policies: {0}")]
+    Rbac(#[from] RbacError),
 }
 
 /// Shared application state; cloning is cheap.
@@ -71,8 +80,16 @@ pub struct Inner {
     pub policy: PasswordPolicy,
     /// Sessions whose tokens are refused.
     pub revocations: Arc<RevocationList>,
+    /// The Redis bus, when `REDIS_URL` is set.
+    pub bus: Option<RedisBus>,
     /// Broadcasts revocations when Redis is configured.
     pub redis: Option<RedisRevocations>,
+    /// Roles and permissions of every tenant.
+    pub rbac: Arc<Rbac>,
+    /// Where audit events go.
+    pub audit: Arc<dyn AuditSink>,
+    /// Serialises role assignments, so guards such as "keep one owner" hold.
+    pub role_changes: tokio::sync::Mutex<()>,
     /// Failed-login throttling.
     pub throttle: LoginThrottle,
     /// The time source.
@@ -113,19 +130,27 @@ impl TokenPair {
 impl AppState {
     /// Connects to the database, applies migrations and prepares keys, on the system clock.
     pub async fn new(settings: Settings) -> Result<Self, StartError> {
-        Self::with_clock(settings, Arc::new(SystemClock)).await
+        Self::with_parts(settings, Arc::new(SystemClock), Arc::new(TracingSink)).await
     }
 
-    /// As [`AppState::new`], with a chosen clock.
-    pub async fn with_clock(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+    /// As [`AppState::new`], with a chosen clock and audit sink.
+    pub async fn with_parts(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        audit: Arc<dyn AuditSink>,
+    ) -> Result<Self, StartError> {
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await?;
         let codec = build_codec(&settings, clock.clone())?;
-        let redis = settings
+        let bus = settings
             .redis_url
             .as_deref()
-            .map(|url| RedisRevocations::new(url, REVOCATION_CHANNEL))
+            .map(RedisBus::new)
             .transpose()?;
+        let redis = bus
+            .clone()
+            .map(|bus| RedisRevocations::new(bus, REVOCATION_CHANNEL));
+        let rbac = Arc::new(Rbac::new(policy_adapter(&db)).await?);
 
         let state = Self {
             inner: Arc::new(Inner {
@@ -136,7 +161,11 @@ impl AppState {
                 settings,
                 db,
                 codec,
+                bus,
                 redis,
+                rbac,
+                audit,
+                role_changes: tokio::sync::Mutex::new(()),
                 clock,
             }),
         };
@@ -171,6 +200,40 @@ impl AppState {
                 state: self.clone(),
             };
             tokio::spawn(redis.listen(self.revocations.clone(), source));
+        }
+        if let Some(bus) = self.bus.clone() {
+            let handler = PolicyReload {
+                rbac: self.rbac.clone(),
+            };
+            tokio::spawn(bus.listen(POLICY_CHANNEL, handler));
+        }
+    }
+
+    /// Gives `user` exactly `roles` in `tenant` and tells the other instances.
+    pub async fn set_roles(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        roles: &[String],
+    ) -> Result<(), RbacError> {
+        self.rbac.set_roles(tenant, user, roles).await?;
+        self.announce_policy_change(tenant).await;
+        Ok(())
+    }
+
+    /// Tells the other instances that `tenant`'s policies changed, so they reload them.
+    pub async fn announce_policy_change(&self, tenant: TenantId) {
+        let Some(bus) = &self.bus else { return };
+        if let Err(err) = bus.publish(POLICY_CHANNEL, tenant.to_string()).await {
+            tracing::warn!(error = %err, "could not publish a policy change to Redis");
+        }
+    }
+
+    /// Records an audit event; a failure is logged, not returned, until the audit log has
+    /// durable storage of its own.
+    pub async fn record(&self, event: AuditEvent) {
+        if let Err(err) = self.audit.record(event).await {
+            tracing::error!(error = %err, "audit event lost");
         }
     }
 
@@ -284,6 +347,36 @@ impl AppState {
     /// access token it could still have.
     fn revocation_horizon(&self) -> i64 {
         self.now() + secs(self.codec.access_ttl()) + 60
+    }
+}
+
+/// Reloads the policies whenever another instance changes them.
+struct PolicyReload {
+    rbac: Arc<Rbac>,
+}
+
+impl BusHandler for PolicyReload {
+    async fn resync(&self) -> Result<(), String> {
+        self.rbac.reload().await.map_err(|err| err.to_string())
+    }
+
+    async fn message(&self, _tenant: &[u8]) {
+        if let Err(err) = self.rbac.reload().await {
+            tracing::error!(error = %err, "could not reload policies after a change elsewhere");
+        }
+    }
+}
+
+/// The casbin adapter over the application's pool; on PostgreSQL it works as the app role
+/// in the system scope, since the enforcer holds every tenant's policies.
+fn policy_adapter(db: &Db) -> SqlxAdapter {
+    let adapter = SqlxAdapter::new(db.pool().clone());
+    match db.backend() {
+        Backend::Sqlite => adapter,
+        Backend::Postgres => adapter.on_begin(vec![
+            "SET LOCAL ROLE hydronet_app".to_owned(),
+            "SELECT set_config('app.scope', 'system', true)".to_owned(),
+        ]),
     }
 }
 

@@ -147,14 +147,13 @@ pub async fn tenant(tx: &mut Tx, id: TenantId) -> Result<Option<TenantRow>, sqlx
     .await
 }
 
-/// Inserts a user with roles.
+/// Inserts a user. Roles are kept by [`Rbac`](hydronet_tenancy::rbac::Rbac).
 pub async fn insert_user(
     tx: &mut Tx,
     tenant: TenantId,
     id: UserId,
     email: &str,
     password_hash: &str,
-    roles: &[&str],
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -168,18 +167,6 @@ pub async fn insert_user(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-
-    for role in roles {
-        sqlx::query(
-            "INSERT INTO user_roles (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .bind(*role)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    }
     Ok(())
 }
 
@@ -206,22 +193,6 @@ pub async fn user(
     .bind(id.to_string())
     .fetch_optional(&mut **tx)
     .await
-}
-
-/// The roles of a user of `tenant`, sorted.
-pub async fn roles(
-    tx: &mut Tx,
-    tenant: TenantId,
-    user: UserId,
-) -> Result<Vec<String>, sqlx::Error> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT role FROM user_roles WHERE tenant_id = $1 AND user_id = $2 ORDER BY role",
-    )
-    .bind(tenant.to_string())
-    .bind(user.to_string())
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows.into_iter().map(|(role,)| role).collect())
 }
 
 /// How many users `tenant` has.

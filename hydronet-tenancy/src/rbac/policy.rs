@@ -384,3 +384,138 @@ fn compile(enforcer: &Enforcer) -> Snapshot {
     }
     snapshot
 }
+
+#[cfg(test)]
+mod tests {
+    use casbin::MemoryAdapter;
+
+    use super::*;
+
+    fn roles(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn built_in_roles_apply_in_every_tenant_without_copies() {
+        let rbac = Rbac::new(MemoryAdapter::default()).await.unwrap();
+        let (a, b, user) = (TenantId::new(), TenantId::new(), UserId::new());
+        rbac.set_roles(a, user, &roles(&["member"])).await.unwrap();
+        rbac.set_roles(b, user, &roles(&["auditor"])).await.unwrap();
+
+        assert!(rbac.allows(a, user, Permission::ConversationsWrite));
+        assert!(!rbac.allows(a, user, Permission::AuditRead));
+        assert!(rbac.allows(b, user, Permission::AuditRead));
+        assert!(!rbac.allows(b, user, Permission::ConversationsWrite));
+
+        // The template is stored once, under the domain `*`, whatever the number of tenants.
+        let enforcer = rbac.enforcer.lock().await;
+        let rules = enforcer.get_policy();
+        assert!(rules.iter().all(|rule| rule[1] == TEMPLATE_DOMAIN));
+        let expected: usize = BUILTIN_ROLES
+            .iter()
+            .map(|r| r.permissions.iter().count())
+            .sum();
+        assert_eq!(rules.len(), expected);
+    }
+
+    #[tokio::test]
+    async fn custom_roles_belong_to_one_tenant() {
+        let rbac = Rbac::new(MemoryAdapter::default()).await.unwrap();
+        let (a, b, user) = (TenantId::new(), TenantId::new(), UserId::new());
+        let set = PermissionSet::of(&[Permission::UsageRead]);
+        rbac.put_custom_role(a, "reporter", set).await.unwrap();
+        rbac.set_roles(a, user, &roles(&["reporter"]))
+            .await
+            .unwrap();
+        rbac.set_roles(b, user, &roles(&["reporter"]))
+            .await
+            .unwrap();
+
+        assert!(rbac.allows(a, user, Permission::UsageRead));
+        assert!(!rbac.allows(b, user, Permission::UsageRead));
+        assert_eq!(rbac.role(a, "reporter"), Some(set));
+        assert_eq!(rbac.role(b, "reporter"), None);
+        let names: Vec<String> = rbac.tenant_roles(a).into_iter().map(|r| r.name).collect();
+        assert!(names.contains(&"reporter".to_owned()) && names.contains(&"owner".to_owned()));
+
+        assert!(rbac.delete_custom_role(a, "reporter").await.unwrap());
+        assert!(!rbac.allows(a, user, Permission::UsageRead));
+    }
+
+    #[tokio::test]
+    async fn replacing_roles_takes_effect_at_once() {
+        let rbac = Rbac::new(MemoryAdapter::default()).await.unwrap();
+        let (tenant, user) = (TenantId::new(), UserId::new());
+        rbac.set_roles(tenant, user, &roles(&["admin"]))
+            .await
+            .unwrap();
+        assert!(rbac.allows(tenant, user, Permission::UsersManage));
+        assert_eq!(rbac.holders(tenant, "admin"), vec![user]);
+
+        rbac.set_roles(tenant, user, &roles(&["member"]))
+            .await
+            .unwrap();
+        assert!(!rbac.allows(tenant, user, Permission::UsersManage));
+        assert_eq!(rbac.roles_of(tenant, user), ["member"]);
+        assert!(rbac.holders(tenant, "admin").is_empty());
+    }
+
+    /// The compiled snapshot must decide exactly as casbin's own matcher does.
+    #[tokio::test]
+    async fn snapshot_agrees_with_the_casbin_model() {
+        let rbac = Rbac::new(MemoryAdapter::default()).await.unwrap();
+        let tenants = [TenantId::new(), TenantId::new(), TenantId::new()];
+        let users = [UserId::new(), UserId::new(), UserId::new(), UserId::new()];
+        let custom = PermissionSet::of(&[Permission::McpManage, Permission::AuditRead]);
+        rbac.put_custom_role(tenants[1], "toolsmith", custom)
+            .await
+            .unwrap();
+
+        let assignments: [&[&str]; 4] = [&["owner"], &["member", "toolsmith"], &["auditor"], &[]];
+        for (i, user) in users.iter().enumerate() {
+            for (j, tenant) in tenants.iter().enumerate() {
+                let held = assignments[(i + j) % assignments.len()];
+                rbac.set_roles(*tenant, *user, &roles(held)).await.unwrap();
+            }
+        }
+
+        let mut checked = 0;
+        for tenant in tenants {
+            for user in users {
+                for &permission in Permission::ALL {
+                    let fast = rbac.allows(tenant, user, permission);
+                    let model = rbac
+                        .check_with_model(tenant, user, permission)
+                        .await
+                        .unwrap();
+                    assert_eq!(fast, model, "{tenant} {user} {permission}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 3 * 4 * Permission::ALL.len());
+    }
+
+    #[tokio::test]
+    async fn stale_template_rules_are_replaced_on_start() {
+        let mut adapter = MemoryAdapter::default();
+        let stale = vec![
+            "member".into(),
+            TEMPLATE_DOMAIN.into(),
+            "admin".into(),
+            "manage".into(),
+        ];
+        casbin::Adapter::add_policy(&mut adapter, "p", "p", stale)
+            .await
+            .unwrap();
+
+        let rbac = Rbac::new(adapter).await.unwrap();
+        let (tenant, user) = (TenantId::new(), UserId::new());
+        rbac.set_roles(tenant, user, &roles(&["member"]))
+            .await
+            .unwrap();
+
+        assert!(!rbac.allows(tenant, user, Permission::AdminManage));
+        assert!(rbac.allows(tenant, user, Permission::ConversationsRead));
+    }
+}

@@ -77,3 +77,83 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http::{Method, StatusCode};
+    use hydronet_core::{ApiKeyId, Plan, Principal, TenantId, UserId};
+    use tower::{Layer, ServiceExt, service_fn};
+
+    use super::*;
+    use crate::rbac::{AuthorizeLayer, Permission};
+
+    async fn call(
+        rbac: Arc<Rbac>,
+        method: Method,
+        path: &str,
+        ctx: Option<TenantContext>,
+    ) -> StatusCode {
+        let routes = RoutePermissions::new()
+            .route(Method::GET, "/audit", Permission::AuditRead)
+            .route(Method::POST, "/chat", Permission::ConversationsWrite);
+        let service =
+            AuthorizeLayer::new(rbac, routes).layer(service_fn(|_req: Request<String>| async {
+                Ok::<_, Infallible>(Response::new(String::new()))
+            }));
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(String::new())
+            .unwrap();
+        if let Some(ctx) = ctx {
+            request.extensions_mut().insert(ctx);
+        }
+        service.oneshot(request).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn enforces_the_route_table_for_the_credentials_tenant() {
+        let rbac = Arc::new(Rbac::new(casbin::MemoryAdapter::default()).await.unwrap());
+        let (tenant, other, user) = (TenantId::new(), TenantId::new(), UserId::new());
+        rbac.set_roles(tenant, user, &["auditor".to_owned()])
+            .await
+            .unwrap();
+        let ctx = |t| Some(TenantContext::new(t, Principal::User(user), Plan::Free));
+
+        assert_eq!(
+            call(rbac.clone(), Method::GET, "/audit", ctx(tenant)).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(rbac.clone(), Method::POST, "/chat", ctx(tenant)).await,
+            StatusCode::FORBIDDEN
+        );
+        // Same user, another tenant: no roles there.
+        assert_eq!(
+            call(rbac.clone(), Method::GET, "/audit", ctx(other)).await,
+            StatusCode::FORBIDDEN
+        );
+        // A route missing from the table is denied.
+        assert_eq!(
+            call(rbac.clone(), Method::GET, "/unmapped", ctx(tenant)).await,
+            StatusCode::FORBIDDEN
+        );
+        // No context at all: the authentication layer did not run.
+        assert_eq!(
+            call(rbac.clone(), Method::GET, "/audit", None).await,
+            StatusCode::UNAUTHORIZED
+        );
+        // API keys carry no roles yet.
+        let key = Some(TenantContext::new(
+            tenant,
+            Principal::ApiKey(ApiKeyId::new()),
+            Plan::Free,
+        ));
+        assert_eq!(
+            call(rbac, Method::GET, "/audit", key).await,
+            StatusCode::FORBIDDEN
+        );
+    }
+}

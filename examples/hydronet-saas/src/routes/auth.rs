@@ -1,36 +1,49 @@
 //! `/api/auth/*`: sign-up, login, token refresh, logout, password change, and who am I.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use http::Method;
 use hydronet_core::{Plan, Problem, SessionId, TenantContext, TenantId, UserId};
 use hydronet_tenancy::password::{Password, PasswordRejection, Verification};
+use hydronet_tenancy::rbac::Permission;
 use hydronet_tenancy::token::token_digest;
 use serde_json::{Value, json};
 
-use super::Client;
+use super::{Access, Client, Endpoint, endpoint};
 use crate::body::{Fields, JsonObject};
 use crate::domain::{Email, TenantName};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
 use crate::state::AppState;
 use crate::store::{self, TenantRow, UserRow};
 
-/// Routes open to anonymous callers.
-pub fn public_router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/register", post(register))
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/refresh", post(refresh))
-}
-
-/// Routes that need an access token.
-pub fn private_router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/change-password", put(change_password))
-        .route("/api/auth/me", get(me))
+/// The authentication endpoints.
+pub fn endpoints() -> Vec<Endpoint> {
+    use Permission::{ProfileRead, ProfileWrite};
+    vec![
+        endpoint(Method::POST, "/api/auth/register", Access::Public, register),
+        endpoint(Method::POST, "/api/auth/login", Access::Public, login),
+        endpoint(Method::POST, "/api/auth/refresh", Access::Public, refresh),
+        endpoint(
+            Method::POST,
+            "/api/auth/logout",
+            Access::Requires(ProfileWrite),
+            logout,
+        ),
+        endpoint(
+            Method::PUT,
+            "/api/auth/change-password",
+            Access::Requires(ProfileWrite),
+            change_password,
+        ),
+        endpoint(
+            Method::GET,
+            "/api/auth/me",
+            Access::Requires(ProfileRead),
+            me,
+        ),
+    ]
 }
 
 /// The built-in role of whoever signs a tenant up.
@@ -105,6 +118,14 @@ async fn register(
     let user_id = UserId::new();
     let slug = free_slug(&state, &tenant_name.slug()).await?;
 
+    // Roles first: a user never exists without them. Were the sign-up to fail below, the
+    // rules would name a user id that never comes to be.
+    let roles = vec![OWNER.to_owned()];
+    state
+        .set_roles(tenant_id, user_id, &roles)
+        .await
+        .map_err(ApiError::internal)?;
+
     let now = state.now();
     let mut tx = state.db.tenant(tenant_id).await?;
     store::insert_tenant(
@@ -117,16 +138,7 @@ async fn register(
     )
     .await
     .map_err(slug_conflict)?;
-    store::insert_user(
-        &mut tx,
-        tenant_id,
-        user_id,
-        email.as_str(),
-        &hash,
-        &[OWNER],
-        now,
-    )
-    .await?;
+    store::insert_user(&mut tx, tenant_id, user_id, email.as_str(), &hash, now).await?;
 
     let tenant = store::tenant(&mut tx, tenant_id)
         .await?
@@ -134,7 +146,6 @@ async fn register(
     let user = store::user(&mut tx, tenant_id, user_id)
         .await?
         .ok_or_else(|| ApiError::internal("new user vanished"))?;
-    let roles = vec![OWNER.to_owned()];
     let pair = state
         .start_session(&mut tx, &tenant, &user, &roles, &client.info())
         .await?;
@@ -223,7 +234,7 @@ async fn login(
 
     let (tenant_id, user_id) = (user.tenant(), user.user_id());
     let mut tx = state.db.tenant(tenant_id).await?;
-    let roles = store::roles(&mut tx, tenant_id, user_id).await?;
+    let roles = state.rbac.roles_of(tenant_id, user_id);
     store::touch_login(&mut tx, tenant_id, user_id, state.now()).await?;
     let pair = state
         .start_session(&mut tx, &tenant, &user, &roles, &client.info())
@@ -316,7 +327,7 @@ async fn refresh(State(state): State<AppState>, body: JsonObject) -> ApiResult<J
     if user.status != "active" || tenant.status != "active" {
         return Err(invalid_refresh_token().into());
     }
-    let roles = store::roles(&mut tx, tenant_id, user_id).await?;
+    let roles = state.rbac.roles_of(tenant_id, user_id);
     let pair = state
         .issue_pair(&mut tx, &tenant, &user, &roles, session)
         .await?;
@@ -391,7 +402,7 @@ async fn change_password(
     let mut tx = state.db.tenant(tenant_id).await?;
     store::set_password_hash(&mut tx, tenant_id, user_id, &new_hash, now).await?;
     let revoked = store::revoke_user_sessions(&mut tx, tenant_id, user_id, now).await?;
-    let roles = store::roles(&mut tx, tenant_id, user_id).await?;
+    let roles = state.rbac.roles_of(tenant_id, user_id);
     let pair = state
         .start_session(&mut tx, &tenant, &user, &roles, &client.info())
         .await?;
@@ -409,13 +420,14 @@ async fn change_password(
 async fn me(State(state): State<AppState>, ctx: TenantContext) -> ApiResult<Json<Value>> {
     let user_id = ctx.user_id().ok_or_else(Problem::forbidden)?;
     let (tenant, user) = load_account(&state, ctx.tenant_id(), user_id).await?;
-    let mut tx = state.db.tenant(ctx.tenant_id()).await?;
-    let roles = store::roles(&mut tx, ctx.tenant_id(), user_id).await?;
-    tx.commit().await?;
+    let roles = state.rbac.roles_of(ctx.tenant_id(), user_id);
+    let mut body_permissions = state.rbac.permissions(ctx.tenant_id(), user_id).names();
+    body_permissions.sort_unstable();
     Ok(Json(json!({
         "success": true,
         "user": user.to_json(&roles),
         "tenant": tenant.to_json(),
+        "permissions": body_permissions,
     })))
 }
 

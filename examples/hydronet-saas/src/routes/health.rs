@@ -1,19 +1,18 @@
 //! `GET /api/health`: is the service and each of its dependencies up?
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use http::StatusCode;
+use http::{Method, StatusCode};
 use serde_json::json;
 
+use super::{Access, Endpoint, endpoint};
 use crate::db::Backend;
 use crate::state::AppState;
 
-/// The health route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/health", get(health))
+/// The health endpoint.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![endpoint(Method::GET, "/api/health", Access::Public, health)]
 }
 
 /// `healthy` when everything answers; `degraded` (still 200) when only Redis is down, since
@@ -24,7 +23,7 @@ async fn health(State(state): State<AppState>) -> Response {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
-    let redis = match &state.redis {
+    let redis = match &state.bus {
         None => None,
         Some(redis) => Some(redis.ping().await),
     };

@@ -2,16 +2,72 @@
 
 pub mod auth;
 pub mod health;
+pub mod roles;
 pub mod tenant;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::handler::Handler;
+use axum::routing::{MethodFilter, MethodRouter, on};
+use http::Method;
 use http::header::USER_AGENT;
 use http::request::Parts;
+use hydronet_tenancy::rbac::Permission;
 
+use crate::state::AppState;
 use crate::store::ClientInfo;
+
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a credential.
+    Public,
+    /// An authenticated caller holding this permission in their tenant.
+    Requires(Permission),
+}
+
+/// One method on one route, with who may call it.
+pub struct Endpoint {
+    /// The HTTP method.
+    pub method: Method,
+    /// The route template, as axum matches it (`/api/tenant/roles/{name}`).
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// The handler.
+    pub handler: MethodRouter<AppState>,
+}
+
+/// An endpoint serving `handler` for `method` on `path`.
+pub fn endpoint<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Endpoint
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("endpoints use standard methods");
+    Endpoint {
+        method,
+        path,
+        access,
+        handler: on(filter, handler),
+    }
+}
+
+/// Every endpoint of the server. The router and the authorization table are both built
+/// from this list, so a route cannot exist without a decision about who may call it.
+pub fn all() -> Vec<Endpoint> {
+    [
+        health::endpoints(),
+        auth::endpoints(),
+        tenant::endpoints(),
+        roles::endpoints(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
 
 /// Who is on the other end of the connection, as far as the server can tell.
 #[derive(Debug, Clone, Default)]

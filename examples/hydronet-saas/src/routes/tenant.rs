@@ -1,18 +1,25 @@
 //! `/api/tenant/*`: the caller's own tenant.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use http::Method;
 use hydronet_core::{Problem, TenantContext};
+use hydronet_tenancy::rbac::Permission;
 use serde_json::{Value, json};
 
+use super::{Access, Endpoint, endpoint};
 use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::store;
 
-/// Routes that need an authenticated caller.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/tenant/info", get(info))
+/// The tenant's own endpoints.
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![endpoint(
+        Method::GET,
+        "/api/tenant/info",
+        Access::Requires(Permission::TenantRead),
+        info,
+    )]
 }
 
 /// `GET /api/tenant/info`: the caller's tenant, its plan's limits and current counts.

@@ -11,8 +11,11 @@ use axum::body::Body;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use hydronet_core::ManualClock;
+use hydronet_core::{TenantId, UserId};
 use hydronet_saas::config::{Settings, random_secret};
 use hydronet_saas::state::AppState;
+use hydronet_saas::store;
+use hydronet_tenancy::audit::MemorySink;
 use serde_json::{Value, json};
 use sqlx::Connection;
 use tower::ServiceExt;
@@ -72,6 +75,7 @@ pub(crate) struct TestApp {
     pub(crate) state: AppState,
     pub(crate) router: Router,
     pub(crate) clock: ManualClock,
+    pub(crate) audit: MemorySink,
     pub(crate) database_url: String,
     sqlite_file: Option<PathBuf>,
 }
@@ -120,14 +124,17 @@ impl TestApp {
         }
         let settings = Settings::from_map(&vars, None).expect("test settings");
         let clock = ManualClock::now();
-        let state = AppState::with_clock(settings, Arc::new(clock.clone()))
-            .await
-            .expect("the configured test database must be reachable");
+        let audit = MemorySink::new();
+        let state =
+            AppState::with_parts(settings, Arc::new(clock.clone()), Arc::new(audit.clone()))
+                .await
+                .expect("the configured test database must be reachable");
         let router = hydronet_saas::app::router(state.clone());
         Self {
             state,
             router,
             clock,
+            audit,
             database_url,
             sqlite_file,
         }
@@ -182,6 +189,16 @@ impl TestApp {
         self.request(Method::POST, path, Some(body), token).await
     }
 
+    pub(crate) async fn delete_role(&self, token: &str, name: &str) -> Reply {
+        self.request(
+            Method::DELETE,
+            &format!("/api/tenant/roles/{name}"),
+            None,
+            Some(token),
+        )
+        .await
+    }
+
     pub(crate) async fn put(&self, path: &str, body: Value, token: Option<&str>) -> Reply {
         self.request(Method::PUT, path, Some(body), token).await
     }
@@ -197,6 +214,36 @@ impl TestApp {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply
+    }
+
+    /// Adds a user with `roles` to `tenant` directly (there is no user-creation endpoint
+    /// yet) and signs them in; returns the user id and the login reply.
+    pub(crate) async fn add_user(
+        &self,
+        tenant: &str,
+        email: &str,
+        roles: &[&str],
+    ) -> (UserId, Reply) {
+        let tenant: TenantId = tenant.parse().unwrap();
+        let user = UserId::new();
+        let password = hydronet_tenancy::password::PasswordPolicy::new()
+            .check_candidate(PASSWORD)
+            .unwrap();
+        let hash = self.state.hasher.hash(&password).await.unwrap();
+        let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+        self.state
+            .rbac
+            .set_roles(tenant, user, &roles)
+            .await
+            .unwrap();
+        let mut tx = self.state.db.tenant(tenant).await.unwrap();
+        store::insert_user(&mut tx, tenant, user, email, &hash, 0)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let reply = self.login(email, PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        (user, reply)
     }
 
     pub(crate) async fn login(&self, email: &str, password: &str) -> Reply {

@@ -7,4 +7,5 @@ mod errors;
 mod health;
 mod isolation;
 mod postgres;
+mod rbac;
 mod tokens;
