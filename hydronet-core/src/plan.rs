@@ -41,6 +41,7 @@ impl Plan {
         match self {
             Plan::Free => PlanLimits {
                 requests_per_minute: 60,
+                user_requests_per_minute: 30,
                 tokens_per_day: 50_000,
                 tokens_per_month: 1_000_000,
                 max_users: 5,
@@ -49,6 +50,7 @@ impl Plan {
             },
             Plan::Pro => PlanLimits {
                 requests_per_minute: 600,
+                user_requests_per_minute: 300,
                 tokens_per_day: 1_000_000,
                 tokens_per_month: 20_000_000,
                 max_users: 50,
@@ -57,6 +59,7 @@ impl Plan {
             },
             Plan::Enterprise => PlanLimits {
                 requests_per_minute: 6_000,
+                user_requests_per_minute: 3_000,
                 tokens_per_day: 20_000_000,
                 tokens_per_month: 500_000_000,
                 max_users: 10_000,
@@ -89,8 +92,10 @@ impl FromStr for Plan {
 /// What a plan allows a tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanLimits {
-    /// Sustained API requests per minute for the whole tenant.
+    /// API requests per minute for the whole tenant (also the burst).
     pub requests_per_minute: u32,
+    /// API requests per minute for each user or API key of the tenant.
+    pub user_requests_per_minute: u32,
     /// LLM tokens per UTC day.
     pub tokens_per_day: u64,
     /// LLM tokens per UTC calendar month.

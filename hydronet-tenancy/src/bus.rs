@@ -86,6 +86,11 @@ impl RedisBus {
             .map(drop)
     }
 
+    /// The shared, self-reconnecting connection, for commands of one's own.
+    pub fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
     /// Checks that Redis answers.
     pub async fn ping(&self) -> Result<(), redis::RedisError> {
         let mut connection = self.connection.clone();

@@ -8,6 +8,7 @@
 //! - [`password`]: password policy and argon2id hashing on the blocking pool;
 //! - [`revocation`]: revoked sessions, checked in memory, shared through Redis;
 //! - [`throttle`]: failed-login throttling per account and per address;
+//! - [`quota`]: rate limits by GCRA, in process or in Redis, with fallback;
 //! - [`rbac`] (feature `rbac`): casbin roles per tenant and the authorization layer;
 //! - [`audit`]: audit events and sinks;
 //! - `bus` (feature `redis`): keeping instances in step through Redis pub/sub.
@@ -25,6 +26,7 @@ pub mod auth;
 #[cfg(feature = "redis")]
 pub mod bus;
 pub mod password;
+pub mod quota;
 #[cfg(feature = "rbac")]
 pub mod rbac;
 pub mod revocation;

@@ -1,0 +1,318 @@
+//! The tower layer that applies rate limits to authenticated requests.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use hydronet_core::{Principal, Problem, TenantContext};
+use tower::{Layer, Service};
+
+use super::{Decision, Rate, RateLimiter};
+
+/// The limits that apply to one request.
+pub trait RatePolicy: Send + Sync + 'static {
+    /// Each limit as a policy name (shown in the `RateLimit` headers), a limiter key and a
+    /// rate; and the request's cost in units.
+    fn limits<B>(
+        &self,
+        ctx: &TenantContext,
+        req: &Request<B>,
+    ) -> (Vec<(&'static str, String, Rate)>, u32);
+}
+
+/// Per tenant and per principal (user or API key), both from the tenant's plan: the
+/// tenant may make `requests_per_minute` requests a minute, each user or key
+/// `user_requests_per_minute`. Every request costs one unit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanRates;
+
+impl RatePolicy for PlanRates {
+    fn limits<B>(
+        &self,
+        ctx: &TenantContext,
+        _req: &Request<B>,
+    ) -> (Vec<(&'static str, String, Rate)>, u32) {
+        let limits = ctx.plan().limits();
+        let principal = match ctx.principal() {
+            Principal::User(user) => format!("u:{user}"),
+            Principal::ApiKey(key) => format!("k:{key}"),
+        };
+        let rates = vec![
+            (
+                "tenant",
+                format!("t:{}", ctx.tenant_id()),
+                Rate::per_minute(limits.requests_per_minute),
+            ),
+            (
+                "principal",
+                principal,
+                Rate::per_minute(limits.user_requests_per_minute),
+            ),
+        ];
+        (rates, 1)
+    }
+}
+
+/// Applies [`RateLimit`] to a service. Cloning is cheap.
+#[derive(Debug)]
+pub struct RateLimitLayer<L, P = PlanRates> {
+    limiter: Arc<L>,
+    policy: Arc<P>,
+}
+
+impl<L, P> Clone for RateLimitLayer<L, P> {
+    fn clone(&self) -> Self {
+        Self {
+            limiter: self.limiter.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+impl<L: RateLimiter> RateLimitLayer<L> {
+    /// Limits by the tenant's plan ([`PlanRates`]) with `limiter`.
+    pub fn new(limiter: Arc<L>) -> Self {
+        Self::with_policy(limiter, PlanRates)
+    }
+}
+
+impl<L: RateLimiter, P: RatePolicy> RateLimitLayer<L, P> {
+    /// Limits by `policy` with `limiter`.
+    pub fn with_policy(limiter: Arc<L>, policy: P) -> Self {
+        Self {
+            limiter,
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+impl<S, L, P> Layer<S> for RateLimitLayer<L, P> {
+    type Service = RateLimit<S, L, P>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RateLimit {
+            inner,
+            limiter: self.limiter.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+/// Checks every limit of a request before passing it on.
+///
+/// Over a limit: `429` problem (`rate_limited`) with `Retry-After`. Limiter unavailable
+/// while failing closed: `503`. Every answer carries `RateLimit-Policy` and `RateLimit`
+/// headers describing the most constrained limit. Requests without a
+/// [`TenantContext`] pass untouched: put this layer after authentication.
+#[derive(Debug)]
+pub struct RateLimit<S, L, P> {
+    inner: S,
+    limiter: Arc<L>,
+    policy: Arc<P>,
+}
+
+impl<S: Clone, L, P> Clone for RateLimit<S, L, P> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            limiter: self.limiter.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, L, P, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S, L, P>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    L: RateLimiter,
+    P: RatePolicy,
+    ReqBody: Send + 'static,
+    ResBody: From<String>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response<ResBody>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        // The clone is ready only if polled; swap so the ready one serves this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let Some(ctx) = req.extensions().get::<TenantContext>().cloned() else {
+            return Box::pin(inner.call(req));
+        };
+        let (limits, cost) = self.policy.limits(&ctx, &req);
+        let limiter = self.limiter.clone();
+
+        Box::pin(async move {
+            let mut tightest: Option<(&'static str, Decision)> = None;
+            for (name, key, rate) in &limits {
+                let decision = match limiter.check(key, *rate, cost).await {
+                    Ok(decision) => decision,
+                    Err(err) => {
+                        tracing::error!(error = %err, "rate limiter unavailable; refusing");
+                        let problem =
+                            Problem::unavailable("Rate limiting is unavailable; retry shortly.");
+                        return Ok(problem.to_response());
+                    }
+                };
+                if !decision.allowed {
+                    tracing::debug!(tenant_id = %ctx.tenant_id(), limit = name, "rate limited");
+                    let mut response = Problem::too_many_requests().to_response();
+                    set_headers(&mut response, &limits, name, &decision);
+                    return Ok(response);
+                }
+                if tightest.is_none_or(|(_, t)| decision.remaining < t.remaining) {
+                    tightest = Some((name, decision));
+                }
+            }
+
+            let mut response = inner.call(req).await?;
+            if let Some((name, decision)) = tightest {
+                set_headers(&mut response, &limits, name, &decision);
+            }
+            Ok(response)
+        })
+    }
+}
+
+fn ceil_secs(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+/// `RateLimit-Policy` lists every limit; `RateLimit` reports the one named `name`
+/// (IETF draft "RateLimit header fields for HTTP"); `Retry-After` when denied.
+fn set_headers<B>(
+    response: &mut Response<B>,
+    limits: &[(&'static str, String, Rate)],
+    name: &str,
+    decision: &Decision,
+) {
+    let policies: Vec<String> = limits
+        .iter()
+        .map(|(n, _, rate)| {
+            format!(
+                "\"{n}\";q={};w={}",
+                rate.limit,
+                rate.period.as_secs().max(1)
+            )
+        })
+        .collect();
+    let current = format!(
+        "\"{name}\";r={};t={}",
+        decision.remaining,
+        ceil_secs(decision.reset_after)
+    );
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&policies.join(", ")) {
+        headers.insert("ratelimit-policy", value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&current) {
+        headers.insert("ratelimit", value);
+    }
+    if let Some(wait) = decision.retry_after {
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(ceil_secs(wait).max(1)),
+        );
+    }
+    debug_assert!(response.status() != StatusCode::OK || decision.allowed);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use hydronet_core::{ManualClock, Plan, TenantId, UserId};
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+    use crate::quota::LocalLimiter;
+
+    fn service(
+        limiter: Arc<LocalLimiter>,
+    ) -> impl Service<Request<String>, Response = Response<String>, Error = Infallible> + Clone
+    {
+        RateLimitLayer::new(limiter).layer(service_fn(|_req: Request<String>| async {
+            Ok::<_, Infallible>(Response::new("ok".to_owned()))
+        }))
+    }
+
+    fn request(ctx: &TenantContext) -> Request<String> {
+        let mut req = Request::get("/").body(String::new()).unwrap();
+        req.extensions_mut().insert(ctx.clone());
+        req
+    }
+
+    #[tokio::test]
+    async fn allows_within_the_plan_then_429_with_headers() {
+        let clock = ManualClock::at_secs(1_000);
+        let limiter = Arc::new(LocalLimiter::with_clock(Arc::new(clock.clone())));
+        let ctx = TenantContext::new(TenantId::new(), Principal::User(UserId::new()), Plan::Free);
+        let per_user = Plan::Free.limits().user_requests_per_minute;
+
+        for i in 0..per_user {
+            let response = service(limiter.clone())
+                .oneshot(request(&ctx))
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "request {i}");
+            let policy = response.headers()["ratelimit-policy"].to_str().unwrap();
+            assert!(policy.contains("\"tenant\";q=60;w=60"), "{policy}");
+        }
+        let denied = service(limiter.clone())
+            .oneshot(request(&ctx))
+            .await
+            .unwrap();
+        assert_eq!(denied.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(denied.body().contains("rate_limited"));
+        assert_eq!(denied.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(denied.headers()["ratelimit"], "\"principal\";r=0;t=60");
+
+        clock.advance_secs(2);
+        let again = service(limiter).oneshot(request(&ctx)).await.unwrap();
+        assert_eq!(again.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn the_tenant_limit_binds_across_users() {
+        let limiter = Arc::new(LocalLimiter::with_clock(Arc::new(ManualClock::at_secs(0))));
+        let tenant = TenantId::new();
+        let mut statuses = Vec::new();
+        for _ in 0..70 {
+            let ctx = TenantContext::new(tenant, Principal::User(UserId::new()), Plan::Free);
+            statuses.push(
+                service(limiter.clone())
+                    .oneshot(request(&ctx))
+                    .await
+                    .unwrap()
+                    .status(),
+            );
+        }
+        let allowed = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        assert_eq!(
+            allowed,
+            usize::try_from(Plan::Free.limits().requests_per_minute).unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn anonymous_requests_pass_untouched() {
+        let limiter = Arc::new(LocalLimiter::new());
+        let response = service(limiter)
+            .oneshot(Request::get("/").body(String::new()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(!response.headers().contains_key("ratelimit"));
+    }
+}

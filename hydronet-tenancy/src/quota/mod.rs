@@ -1,0 +1,68 @@
+//! Rate limits with one definition and interchangeable backends.
+//!
+//! A [`RateLimiter`] decides whether a key (a tenant, a user, an API key) may spend some
+//! units now, by GCRA (the generic cell rate algorithm: one timestamp per key). Backends
+//! share the algorithm, so they decide alike:
+//!
+//! - [`LocalLimiter`]: in process, sharded, memory bounded by evicting keys whose
+//!   allowance has fully recovered;
+//! - `RedisLimiter` (feature `redis`): one atomic Lua script per decision, the clock read
+//!   from Redis `TIME`, every key with a TTL, so any number of instances share one limit;
+//! - [`Fallback`]: a primary backend with a secondary for outages — by default each
+//!   instance falls back to its own in-process limits, logs the outage once, counts the
+//!   decisions made meanwhile and returns to the primary by itself; or it fails closed.
+//!
+//! # Example
+//!
+//! ```
+//! use hydronet_tenancy::quota::{LocalLimiter, Rate, RateLimiter};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let limiter = LocalLimiter::new();
+//! let rate = Rate::per_minute(2);
+//! assert!(limiter.check("tenant:a", rate, 1).await.unwrap().allowed);
+//! assert!(limiter.check("tenant:a", rate, 1).await.unwrap().allowed);
+//! let third = limiter.check("tenant:a", rate, 1).await.unwrap();
+//! assert!(!third.allowed);
+//! assert_eq!(third.retry_after.unwrap().as_secs(), 30);
+//! # }
+//! ```
+
+mod fallback;
+mod gcra;
+mod layer;
+mod local;
+#[cfg(feature = "redis")]
+mod redis;
+
+use std::future::Future;
+
+pub use fallback::{Fallback, OnOutage};
+pub use gcra::{Decision, Rate};
+pub use layer::{PlanRates, RateLimit, RateLimitLayer, RatePolicy};
+pub use local::LocalLimiter;
+#[cfg(feature = "redis")]
+pub use redis::RedisLimiter;
+
+/// Why a limiter could not decide.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LimiterError {
+    /// The backend could not be reached.
+    #[error("rate limiter backend unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Decides whether `key` may spend `cost` units of `rate` now, and counts them if so.
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Checks and, when allowed, records.
+    fn check(
+        &self,
+        key: &str,
+        rate: Rate,
+        cost: u32,
+    ) -> impl Future<Output = Result<Decision, LimiterError>> + Send;
+}
+
+#[cfg(test)]
+pub(crate) mod behaviour;
