@@ -5,6 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use http::{Request, StatusCode};
 use hydronet_core::Problem;
+use hydronet_tenancy::quota::RateLimitLayer;
 use hydronet_tenancy::rbac::{AuthorizeLayer, RoutePermissions};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -19,7 +20,8 @@ use crate::state::AppState;
 ///
 /// Layers, outermost first: request id (set, then echoed on the response), a tracing span
 /// per request carrying that id, a panic catcher answering a generic 500 problem, the body
-/// size limit; then, on every route that is not public, authentication and authorization.
+/// size limit; then, on every route that is not public, authentication, rate limiting by
+/// the tenant's plan, and authorization.
 pub fn router(state: AppState) -> Router {
     let mut public = Router::new();
     let mut private = Router::new();
@@ -33,8 +35,10 @@ pub fn router(state: AppState) -> Router {
             }
         }
     }
+    // Outermost last: authenticate, then rate-limit, then authorize.
     let private = private
         .route_layer(AuthorizeLayer::new(state.rbac.clone(), permissions))
+        .route_layer(RateLimitLayer::new(state.limiter.clone()))
         .route_layer(state.auth_layer());
 
     Router::new()

@@ -9,6 +9,9 @@ use hydronet_tenancy::audit::{AuditEvent, AuditSink, TracingSink};
 use hydronet_tenancy::auth::AuthLayer;
 use hydronet_tenancy::bus::{BusHandler, RedisBus};
 use hydronet_tenancy::password::{PasswordHasher, PasswordPolicy};
+use hydronet_tenancy::quota::{
+    Decision, Fallback, LimiterError, LocalLimiter, Rate, RateLimiter, RedisLimiter,
+};
 use hydronet_tenancy::rbac::{Rbac, RbacError, SqlxAdapter};
 use hydronet_tenancy::revocation::{RedisRevocations, RevocationList, RevocationSource};
 use hydronet_tenancy::throttle::LoginThrottle;
@@ -92,6 +95,8 @@ pub struct Inner {
     pub role_changes: tokio::sync::Mutex<()>,
     /// Failed-login throttling.
     pub throttle: LoginThrottle,
+    /// Request rate limits: in process, or shared through Redis with an in-process fallback.
+    pub limiter: Arc<Limiter>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
 }
@@ -151,6 +156,11 @@ impl AppState {
             .clone()
             .map(|bus| RedisRevocations::new(bus, REVOCATION_CHANNEL));
         let rbac = Arc::new(Rbac::new(policy_adapter(&db)).await?);
+        let local = LocalLimiter::with_clock(clock.clone());
+        let limiter = Arc::new(match &bus {
+            None => Limiter::Local(local),
+            Some(bus) => Limiter::Shared(Fallback::new(RedisLimiter::new(bus.clone()), local)),
+        });
 
         let state = Self {
             inner: Arc::new(Inner {
@@ -158,6 +168,7 @@ impl AppState {
                 policy: PasswordPolicy::new(),
                 revocations: Arc::new(RevocationList::new()),
                 throttle: LoginThrottle::default(),
+                limiter,
                 settings,
                 db,
                 codec,
@@ -347,6 +358,43 @@ impl AppState {
     /// access token it could still have.
     fn revocation_horizon(&self) -> i64 {
         self.now() + secs(self.codec.access_ttl()) + 60
+    }
+}
+
+/// The request rate limiter of this deployment.
+#[derive(Debug)]
+pub enum Limiter {
+    /// One instance, limits in process.
+    Local(LocalLimiter),
+    /// Limits shared by every instance through Redis; each instance falls back to its own
+    /// in-process limits while Redis is unreachable.
+    Shared(Fallback<RedisLimiter, LocalLimiter>),
+}
+
+impl Limiter {
+    /// Whether decisions are currently made without the shared backend.
+    pub fn is_degraded(&self) -> bool {
+        match self {
+            Limiter::Local(_) => false,
+            Limiter::Shared(fallback) => fallback.is_degraded(),
+        }
+    }
+
+    /// Decisions made in fallback since start.
+    pub fn fallback_decisions(&self) -> u64 {
+        match self {
+            Limiter::Local(_) => 0,
+            Limiter::Shared(fallback) => fallback.fallback_decisions(),
+        }
+    }
+}
+
+impl RateLimiter for Limiter {
+    async fn check(&self, key: &str, rate: Rate, cost: u32) -> Result<Decision, LimiterError> {
+        match self {
+            Limiter::Local(local) => local.check(key, rate, cost).await,
+            Limiter::Shared(shared) => shared.check(key, rate, cost).await,
+        }
     }
 }
 

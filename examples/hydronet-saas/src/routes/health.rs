@@ -28,9 +28,11 @@ async fn health(State(state): State<AppState>) -> Response {
         Some(redis) => Some(redis.ping().await),
     };
 
+    let limiter_degraded = state.limiter.is_degraded();
     let status = match (&database, &redis) {
         (Err(_), _) => "unhealthy",
         (Ok(()), Some(Err(_))) => "degraded",
+        _ if limiter_degraded => "degraded",
         _ => "healthy",
     };
     if let Err(err) = &database {
@@ -48,6 +50,10 @@ async fn health(State(state): State<AppState>) -> Response {
             "redis": match &redis {
                 None => json!({ "status": "not_configured" }),
                 Some(result) => json!({ "status": up(result.is_ok()) }),
+            },
+            "rate_limiter": {
+                "mode": if state.bus.is_none() { "local" } else if limiter_degraded { "local_fallback" } else { "shared" },
+                "fallback_decisions": state.limiter.fallback_decisions(),
             },
         },
     });

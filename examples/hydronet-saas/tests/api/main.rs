@@ -6,6 +6,7 @@ mod auth;
 mod errors;
 mod health;
 mod isolation;
+mod limits;
 mod postgres;
 mod rbac;
 mod tokens;
