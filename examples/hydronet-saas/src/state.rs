@@ -159,7 +159,10 @@ impl AppState {
         let local = LocalLimiter::with_clock(clock.clone());
         let limiter = Arc::new(match &bus {
             None => Limiter::Local(local),
-            Some(bus) => Limiter::Shared(Fallback::new(RedisLimiter::new(bus.clone()), local)),
+            Some(bus) => Limiter::Shared(Box::new(Fallback::new(
+                RedisLimiter::new(bus.clone()),
+                local,
+            ))),
         });
 
         let state = Self {
@@ -368,7 +371,7 @@ pub enum Limiter {
     Local(LocalLimiter),
     /// Limits shared by every instance through Redis; each instance falls back to its own
     /// in-process limits while Redis is unreachable.
-    Shared(Fallback<RedisLimiter, LocalLimiter>),
+    Shared(Box<Fallback<RedisLimiter, LocalLimiter>>),
 }
 
 impl Limiter {
