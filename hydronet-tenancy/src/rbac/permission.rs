@@ -180,50 +180,37 @@ use Permission::*;
 
 const SELF_SERVICE: [Permission; 3] = [ProfileRead, ProfileWrite, TenantRead];
 
+/// Everything inside a tenant. Owners and admins differ only in who may make owners.
+const TENANT_ADMINISTRATION: PermissionSet = PermissionSet::of(&[
+    ProfileRead,
+    ProfileWrite,
+    TenantRead,
+    TenantManage,
+    UsersRead,
+    UsersManage,
+    RolesRead,
+    RolesManage,
+    ConversationsRead,
+    ConversationsWrite,
+    AuditRead,
+    UsageRead,
+    McpRead,
+    McpManage,
+    ApiKeysManage,
+]);
+
 /// The built-in roles. `system_admin` is assigned only in the operator's own tenant and is
 /// the only role with [`Permission::AdminManage`].
 pub const BUILTIN_ROLES: &[BuiltinRole] = &[
     BuiltinRole {
         name: "owner",
         description: "Everything inside the tenant, including managing other owners.",
-        permissions: PermissionSet::of(&[
-            ProfileRead,
-            ProfileWrite,
-            TenantRead,
-            TenantManage,
-            UsersRead,
-            UsersManage,
-            RolesRead,
-            RolesManage,
-            ConversationsRead,
-            ConversationsWrite,
-            AuditRead,
-            UsageRead,
-            McpRead,
-            McpManage,
-            ApiKeysManage,
-        ]),
+        permissions: TENANT_ADMINISTRATION,
     },
     BuiltinRole {
         name: "admin",
         description: "Administers users, roles, tools and keys; cannot make or unmake owners.",
-        permissions: PermissionSet::of(&[
-            ProfileRead,
-            ProfileWrite,
-            TenantRead,
-            TenantManage,
-            UsersRead,
-            UsersManage,
-            RolesRead,
-            RolesManage,
-            ConversationsRead,
-            ConversationsWrite,
-            AuditRead,
-            UsageRead,
-            McpRead,
-            McpManage,
-            ApiKeysManage,
-        ]),
+        permissions: TENANT_ADMINISTRATION,
     },
     BuiltinRole {
         name: "member",
