@@ -36,5 +36,5 @@ mod problem;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::{Principal, TenantContext};
 pub use id::{ApiKeyId, IdParseError, SessionId, TenantId, UserId};
-pub use plan::{Plan, PlanLimits, UnknownPlan};
+pub use plan::{Plan, PlanCatalog, PlanLimits, UnknownPlan};
 pub use problem::{FieldErrors, PROBLEM_JSON, Problem};

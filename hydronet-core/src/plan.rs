@@ -108,6 +108,50 @@ pub struct PlanLimits {
     pub max_mcp_servers: u32,
 }
 
+/// The limits of every plan, as a deployment configures them. The default is each plan's
+/// built-in limits ([`Plan::limits`]).
+///
+/// ```
+/// use hydronet_core::{Plan, PlanCatalog};
+///
+/// let mut catalog = PlanCatalog::default();
+/// catalog.set(Plan::Free, Plan::Free.limits().with_requests_per_minute(120));
+/// assert_eq!(catalog.limits(Plan::Free).requests_per_minute, 120);
+/// assert_eq!(catalog.limits(Plan::Pro), Plan::Pro.limits());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanCatalog {
+    limits: [PlanLimits; 3],
+}
+
+impl Default for PlanCatalog {
+    fn default() -> Self {
+        Self {
+            limits: Plan::ALL.map(Plan::limits),
+        }
+    }
+}
+
+impl PlanCatalog {
+    /// The limits of `plan`.
+    pub fn limits(&self, plan: Plan) -> PlanLimits {
+        self.limits[plan as usize]
+    }
+
+    /// Replaces the limits of `plan`.
+    pub fn set(&mut self, plan: Plan, limits: PlanLimits) {
+        self.limits[plan as usize] = limits;
+    }
+}
+
+impl PlanLimits {
+    /// The same limits with another tenant-wide request rate.
+    pub const fn with_requests_per_minute(mut self, value: u32) -> Self {
+        self.requests_per_minute = value;
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use http::{Request, StatusCode};
 use hydronet_core::Problem;
-use hydronet_tenancy::quota::RateLimitLayer;
+use hydronet_tenancy::quota::{PlanRates, RateLimitLayer};
 use hydronet_tenancy::rbac::{AuthorizeLayer, RoutePermissions};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -38,7 +38,10 @@ pub fn router(state: AppState) -> Router {
     // Outermost last: authenticate, then rate-limit, then authorize.
     let private = private
         .route_layer(AuthorizeLayer::new(state.rbac.clone(), permissions))
-        .route_layer(RateLimitLayer::new(state.limiter.clone()))
+        .route_layer(RateLimitLayer::with_policy(
+            state.limiter.clone(),
+            PlanRates::new(state.settings.plans),
+        ))
         .route_layer(state.auth_layer());
 
     Router::new()

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hydronet_core::{Plan, PlanCatalog, PlanLimits};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Where development secrets are kept when none are configured.
@@ -42,6 +43,9 @@ pub struct Settings {
     pub refresh_ttl: Duration,
     /// `HYDRONET_PASSWORD_HASH_CONCURRENCY`, default the number of CPUs.
     pub hash_concurrency: usize,
+    /// Each plan's limits: the built-in defaults, overridden by
+    /// `HYDRONET_PLAN_<PLAN>_<LIMIT>` (for example `HYDRONET_PLAN_FREE_REQUESTS_PER_MINUTE`).
+    pub plans: PlanCatalog,
 }
 
 /// Why the settings could not be read.
@@ -64,6 +68,9 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
+    /// A plan limit variable that is not a whole number.
+    #[error("{0} is invalid: expected a whole number")]
+    PlanLimit(String),
     /// The development secrets file could not be read or written.
     #[error("cannot use {DEV_SECRETS_FILE}: {0}")]
     SecretsFile(#[from] std::io::Error),
@@ -146,6 +153,7 @@ impl Settings {
                 Some(v) => number("HYDRONET_PASSWORD_HASH_CONCURRENCY", v)?.max(1) as usize,
                 None => std::thread::available_parallelism().map_or(2, usize::from),
             },
+            plans: plans(&get)?,
         })
     }
 
@@ -161,6 +169,58 @@ pub fn debug_from_env() -> bool {
     std::env::var("DEBUG").map_or(true, |v| {
         v.trim().is_empty() || parse_bool(&v).unwrap_or(false)
     })
+}
+
+/// The plan catalog with the overrides found in the environment.
+fn plans<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<PlanCatalog, ConfigError> {
+    let mut catalog = PlanCatalog::default();
+    for plan in Plan::ALL {
+        let mut limits = catalog.limits(plan);
+        let prefix = format!("HYDRONET_PLAN_{}_", plan.as_str().to_uppercase());
+        let read = |field: &str| -> Result<Option<u64>, ConfigError> {
+            let name = format!("{prefix}{field}");
+            get(&name)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map_err(|_| ConfigError::PlanLimit(name.clone()))
+                })
+                .transpose()
+        };
+        let small = |value: u64, field: &str| {
+            u32::try_from(value).map_err(|_| ConfigError::PlanLimit(format!("{prefix}{field}")))
+        };
+        apply(&mut limits, &read, &small)?;
+        catalog.set(plan, limits);
+    }
+    Ok(catalog)
+}
+
+type Read<'r> = dyn Fn(&str) -> Result<Option<u64>, ConfigError> + 'r;
+type Small<'r> = dyn Fn(u64, &str) -> Result<u32, ConfigError> + 'r;
+
+fn apply(limits: &mut PlanLimits, read: &Read<'_>, small: &Small<'_>) -> Result<(), ConfigError> {
+    let u32_fields: [(&str, &mut u32); 5] = [
+        ("REQUESTS_PER_MINUTE", &mut limits.requests_per_minute),
+        (
+            "USER_REQUESTS_PER_MINUTE",
+            &mut limits.user_requests_per_minute,
+        ),
+        ("MAX_USERS", &mut limits.max_users),
+        ("MAX_CONVERSATIONS", &mut limits.max_conversations),
+        ("MAX_MCP_SERVERS", &mut limits.max_mcp_servers),
+    ];
+    for (field, slot) in u32_fields {
+        if let Some(value) = read(field)? {
+            *slot = small(value, field)?;
+        }
+    }
+    if let Some(value) = read("TOKENS_PER_DAY")? {
+        limits.tokens_per_day = value;
+    }
+    if let Some(value) = read("TOKENS_PER_MONTH")? {
+        limits.tokens_per_month = value;
+    }
+    Ok(())
 }
 
 fn parse_bool(value: &str) -> Option<bool> {
@@ -281,6 +341,31 @@ mod tests {
         );
         assert_eq!(first.database_url, DEFAULT_DATABASE_URL);
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn plan_limits_come_from_the_environment() {
+        let settings = Settings::from_map(
+            &vars(&[
+                ("HYDRONET_PLAN_FREE_REQUESTS_PER_MINUTE", "5"),
+                ("HYDRONET_PLAN_PRO_TOKENS_PER_DAY", "123456"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(settings.plans.limits(Plan::Free).requests_per_minute, 5);
+        assert_eq!(settings.plans.limits(Plan::Pro).tokens_per_day, 123_456);
+        assert_eq!(
+            settings.plans.limits(Plan::Enterprise),
+            Plan::Enterprise.limits()
+        );
+
+        let err = Settings::from_map(&vars(&[("HYDRONET_PLAN_FREE_MAX_USERS", "many")]), None)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("HYDRONET_PLAN_FREE_MAX_USERS"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use hydronet_core::{Principal, Problem, TenantContext};
+use hydronet_core::{PlanCatalog, Principal, Problem, TenantContext};
 use tower::{Layer, Service};
 
 use super::{Decision, Rate, RateLimiter};
@@ -23,11 +23,20 @@ pub trait RatePolicy: Send + Sync + 'static {
     ) -> (Vec<(&'static str, String, Rate)>, u32);
 }
 
-/// Per tenant and per principal (user or API key), both from the tenant's plan: the
-/// tenant may make `requests_per_minute` requests a minute, each user or key
-/// `user_requests_per_minute`. Every request costs one unit.
+/// Per tenant and per principal (user or API key), both from the tenant's plan in a
+/// [`PlanCatalog`]: the tenant may make `requests_per_minute` requests a minute, each user
+/// or key `user_requests_per_minute`. Every request costs one unit.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PlanRates;
+pub struct PlanRates {
+    catalog: PlanCatalog,
+}
+
+impl PlanRates {
+    /// Rates from `catalog`. The default uses the built-in plan limits.
+    pub fn new(catalog: PlanCatalog) -> Self {
+        Self { catalog }
+    }
+}
 
 impl RatePolicy for PlanRates {
     fn limits<B>(
@@ -35,7 +44,7 @@ impl RatePolicy for PlanRates {
         ctx: &TenantContext,
         _req: &Request<B>,
     ) -> (Vec<(&'static str, String, Rate)>, u32) {
-        let limits = ctx.plan().limits();
+        let limits = self.catalog.limits(ctx.plan());
         let principal = match ctx.principal() {
             Principal::User(user) => format!("u:{user}"),
             Principal::ApiKey(key) => format!("k:{key}"),
@@ -75,7 +84,7 @@ impl<L, P> Clone for RateLimitLayer<L, P> {
 impl<L: RateLimiter> RateLimitLayer<L> {
     /// Limits by the tenant's plan ([`PlanRates`]) with `limiter`.
     pub fn new(limiter: Arc<L>) -> Self {
-        Self::with_policy(limiter, PlanRates)
+        Self::with_policy(limiter, PlanRates::default())
     }
 }
 
@@ -302,6 +311,40 @@ mod tests {
         assert_eq!(
             allowed,
             usize::try_from(Plan::Free.limits().requests_per_minute).unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_configured_catalog_sets_the_rates() {
+        let mut catalog = PlanCatalog::default();
+        let mut free = Plan::Free.limits();
+        free.user_requests_per_minute = 2;
+        catalog.set(Plan::Free, free);
+        let limiter = Arc::new(LocalLimiter::with_clock(Arc::new(ManualClock::at_secs(0))));
+        let layer = RateLimitLayer::with_policy(limiter, PlanRates::new(catalog));
+        let service = layer.layer(service_fn(|_req: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+        let ctx = TenantContext::new(TenantId::new(), Principal::User(UserId::new()), Plan::Free);
+
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(
+                service
+                    .clone()
+                    .oneshot(request(&ctx))
+                    .await
+                    .unwrap()
+                    .status(),
+            );
+        }
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::OK,
+                StatusCode::OK,
+                StatusCode::TOO_MANY_REQUESTS
+            ]
         );
     }
 

@@ -33,7 +33,8 @@ async fn info(State(state): State<AppState>, ctx: TenantContext) -> ApiResult<Js
     tx.commit().await?;
 
     let mut body = tenant.to_json();
-    body["limits"] = serde_json::to_value(tenant.plan().limits()).unwrap_or_default();
+    let limits = state.settings.plans.limits(tenant.plan());
+    body["limits"] = serde_json::to_value(limits).unwrap_or_default();
     body["usage"] = json!({ "users": users });
     Ok(Json(json!({ "success": true, "tenant": body })))
 }
