@@ -7,8 +7,8 @@
 //! - [`token`]: signed access tokens (JWT) and opaque refresh tokens;
 //! - [`password`]: password policy and argon2id hashing on the blocking pool;
 //! - [`revocation`]: revoked sessions, checked in memory, shared through Redis;
-//! - [`throttle`]: failed-login throttling per account and per address;
-//! - [`quota`]: rate limits by GCRA, in process or in Redis, with fallback;
+//! - [`quota`]: rate limits by GCRA, in process or in Redis, with fallback, and login
+//!   throttling per account and per address;
 //! - [`rbac`] (feature `rbac`): casbin roles per tenant and the authorization layer;
 //! - [`audit`]: audit events and sinks;
 //! - `bus` (feature `redis`): keeping instances in step through Redis pub/sub.
@@ -30,5 +30,4 @@ pub mod quota;
 #[cfg(feature = "rbac")]
 pub mod rbac;
 pub mod revocation;
-pub mod throttle;
 pub mod token;

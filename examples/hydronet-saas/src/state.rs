@@ -10,11 +10,11 @@ use hydronet_tenancy::auth::AuthLayer;
 use hydronet_tenancy::bus::{BusHandler, RedisBus};
 use hydronet_tenancy::password::{PasswordHasher, PasswordPolicy};
 use hydronet_tenancy::quota::{
-    Decision, Fallback, LimiterError, LocalLimiter, Rate, RateLimiter, RedisLimiter,
+    Decision, Fallback, LimiterError, LocalLimiter, LoginGuard, OnOutage, Rate, RateLimiter,
+    RedisLimiter,
 };
 use hydronet_tenancy::rbac::{Rbac, RbacError, SqlxAdapter};
 use hydronet_tenancy::revocation::{RedisRevocations, RevocationList, RevocationSource};
-use hydronet_tenancy::throttle::LoginThrottle;
 use hydronet_tenancy::token::{AccessGrant, JwtCodec, JwtKey, OpaqueToken, TokenError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -93,8 +93,8 @@ pub struct Inner {
     pub audit: Arc<dyn AuditSink>,
     /// Serialises role assignments, so guards such as "keep one owner" hold.
     pub role_changes: tokio::sync::Mutex<()>,
-    /// Failed-login throttling.
-    pub throttle: LoginThrottle,
+    /// Login throttling per account and address; fails closed while Redis is down.
+    pub login_guard: LoginGuard<Limiter>,
     /// Request rate limits: in process, or shared through Redis with an in-process fallback.
     pub limiter: Arc<Limiter>,
     /// The time source.
@@ -156,21 +156,16 @@ impl AppState {
             .clone()
             .map(|bus| RedisRevocations::new(bus, REVOCATION_CHANNEL));
         let rbac = Arc::new(Rbac::new(policy_adapter(&db)).await?);
-        let local = LocalLimiter::with_clock(clock.clone());
-        let limiter = Arc::new(match &bus {
-            None => Limiter::Local(local),
-            Some(bus) => Limiter::Shared(Box::new(Fallback::new(
-                RedisLimiter::new(bus.clone()),
-                local,
-            ))),
-        });
+        let limiter = Arc::new(Limiter::new(bus.as_ref(), &clock, OnOutage::UseSecondary));
+        let login_limiter = Limiter::new(bus.as_ref(), &clock, OnOutage::FailClosed);
+        let login_guard = LoginGuard::new(Arc::new(login_limiter));
 
         let state = Self {
             inner: Arc::new(Inner {
                 hasher: PasswordHasher::new(settings.hash_concurrency),
                 policy: PasswordPolicy::new(),
                 revocations: Arc::new(RevocationList::new()),
-                throttle: LoginThrottle::default(),
+                login_guard,
                 limiter,
                 settings,
                 db,
@@ -375,6 +370,20 @@ pub enum Limiter {
 }
 
 impl Limiter {
+    /// In process without Redis; shared through `bus` otherwise, doing `on_outage` while
+    /// Redis is unreachable.
+    pub fn new(bus: Option<&RedisBus>, clock: &Arc<dyn Clock>, on_outage: OnOutage) -> Self {
+        let local = LocalLimiter::with_clock(clock.clone());
+        match bus {
+            None => Limiter::Local(local),
+            Some(bus) => {
+                let shared =
+                    Fallback::new(RedisLimiter::new(bus.clone()), local).on_outage(on_outage);
+                Limiter::Shared(Box::new(shared))
+            }
+        }
+    }
+
     /// Whether decisions are currently made without the shared backend.
     pub fn is_degraded(&self) -> bool {
         match self {

@@ -33,6 +33,7 @@ mod fallback;
 mod gcra;
 mod layer;
 mod local;
+mod login;
 #[cfg(feature = "redis")]
 mod redis;
 
@@ -42,6 +43,7 @@ pub use fallback::{Fallback, OnOutage};
 pub use gcra::{Decision, Rate};
 pub use layer::{PlanRates, RateLimit, RateLimitLayer, RatePolicy};
 pub use local::LocalLimiter;
+pub use login::{LoginGuard, LoginRefusal};
 #[cfg(feature = "redis")]
 pub use redis::RedisLimiter;
 

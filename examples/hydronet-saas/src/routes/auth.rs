@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use http::Method;
 use hydronet_core::{Plan, Problem, SessionId, TenantContext, TenantId, UserId};
 use hydronet_tenancy::password::{Password, PasswordRejection, Verification};
+use hydronet_tenancy::quota::LoginRefusal;
 use hydronet_tenancy::rbac::Permission;
 use hydronet_tenancy::token::token_digest;
 use serde_json::{Value, json};
@@ -65,11 +66,30 @@ fn invalid_refresh_token() -> Problem {
     )
 }
 
+/// Counts a password attempt on `account`: `Some(429)` when throttled; a 503 when the
+/// limiter cannot decide (login throttling fails closed).
+async fn guard_attempt(
+    state: &AppState,
+    account: &str,
+    client: &Client,
+) -> ApiResult<Option<Response>> {
+    match state.login_guard.check(account, client.ip).await {
+        Ok(()) => Ok(None),
+        Err(LoginRefusal::Throttled(wait)) => {
+            tracing::debug!("login throttled");
+            Ok(Some(throttled(wait)))
+        }
+        Err(LoginRefusal::Unavailable) => {
+            Err(Problem::unavailable("Sign-in is temporarily unavailable; retry shortly.").into())
+        }
+    }
+}
+
 fn throttled(wait: std::time::Duration) -> Response {
     let mut response = Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
-        "Too many failed login attempts; retry later.",
+        "Too many login attempts; retry later.",
     )
     .into_response();
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -203,17 +223,13 @@ async fn login(
         .check_candidate(&password)
         .map_err(password_too_long)?;
     let account = email.trim().to_lowercase();
-    let now_ms = state.clock.now_millis();
-    if let Err(wait) = state.throttle.check(&account, client.ip, now_ms) {
-        tracing::debug!("login throttled");
-        return Ok(throttled(wait));
+    if let Some(refusal) = guard_attempt(&state, &account, &client).await? {
+        return Ok(refusal);
     }
 
     let Some((tenant, user)) = verify_login(&state, &account, &password).await? else {
-        state.throttle.record_failure(&account, client.ip, now_ms);
         return Err(invalid_credentials().into());
     };
-    state.throttle.record_success(&account);
 
     if user.status != "active" {
         return Err(Problem::new(
@@ -381,9 +397,8 @@ async fn change_password(
         .into());
     }
 
-    let now_ms = state.clock.now_millis();
-    if let Err(wait) = state.throttle.check(&user.email, client.ip, now_ms) {
-        return Ok(throttled(wait));
+    if let Some(refusal) = guard_attempt(&state, &user.email, &client).await? {
+        return Ok(refusal);
     }
     let hash = user.password_hash.clone().unwrap_or_default();
     let verified = match hash.is_empty() {
@@ -391,9 +406,6 @@ async fn change_password(
         false => state.hasher.verify(&old, &hash).await?,
     };
     if verified == Verification::Invalid {
-        state
-            .throttle
-            .record_failure(&user.email, client.ip, now_ms);
         return Err(Problem::invalid_field("old_password", "is incorrect").into());
     }
 

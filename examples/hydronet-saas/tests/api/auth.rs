@@ -80,11 +80,11 @@ async fn unknown_email_and_wrong_password_look_the_same() {
 }
 
 #[tokio::test]
-async fn repeated_failures_are_throttled_per_account() {
+async fn repeated_attempts_are_throttled_per_account() {
     let app = TestApp::new().await;
     app.register("target@example.com", "Target").await;
 
-    for _ in 0..5 {
+    for _ in 0..10 {
         app.login("target@example.com", "guess-guess-guess")
             .await
             .assert_problem(401, "invalid_credentials");
@@ -96,19 +96,21 @@ async fn repeated_failures_are_throttled_per_account() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((1..=60).contains(&retry), "{retry}");
+    assert!((1..=90).contains(&retry), "{retry}");
 
     // Unknown accounts are throttled the same way, so throttling reveals nothing.
-    for _ in 0..5 {
+    for _ in 0..10 {
         app.login("ghost@example.com", "guess-guess-guess").await;
     }
     app.login("ghost@example.com", "guess-guess-guess")
         .await
         .assert_problem(429, "rate_limited");
 
-    // Time heals.
-    app.clock.advance_secs(61);
-    assert_eq!(app.login("target@example.com", PASSWORD).await.status, 200);
+    // Time heals (the in-process limiter reads the application's clock).
+    if crate::helpers::redis_url().is_none() {
+        app.clock.advance_secs(90);
+        assert_eq!(app.login("target@example.com", PASSWORD).await.status, 200);
+    }
 }
 
 #[tokio::test]
