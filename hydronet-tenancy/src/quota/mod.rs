@@ -29,6 +29,7 @@
 //! # }
 //! ```
 
+mod budget;
 mod fallback;
 mod gcra;
 mod layer;
@@ -36,9 +37,14 @@ mod local;
 mod login;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_budget;
 
 use std::future::Future;
 
+pub use budget::{
+    BudgetError, BudgetLimits, BudgetUse, LocalBudget, Period, Reservation, TokenBudget, periods,
+};
 pub use fallback::{Fallback, OnOutage};
 pub use gcra::{Decision, Rate};
 pub use layer::{PlanRates, RateLimit, RateLimitLayer, RatePolicy};
@@ -46,6 +52,8 @@ pub use local::LocalLimiter;
 pub use login::{LoginGuard, LoginRefusal};
 #[cfg(feature = "redis")]
 pub use redis::RedisLimiter;
+#[cfg(feature = "redis")]
+pub use redis_budget::RedisBudget;
 
 /// Why a limiter could not decide.
 #[derive(Debug, Clone, thiserror::Error)]
