@@ -30,4 +30,5 @@ pub mod quota;
 #[cfg(feature = "rbac")]
 pub mod rbac;
 pub mod revocation;
+mod routing;
 pub mod token;

@@ -1,9 +1,10 @@
 //! The router: every route with the layers in front of it.
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use http::{Request, StatusCode};
+use http::StatusCode;
 use hydronet_core::Problem;
 use hydronet_tenancy::quota::{PlanRates, RateLimitLayer};
 use hydronet_tenancy::rbac::{AuthorizeLayer, RoutePermissions};
@@ -35,12 +36,13 @@ pub fn router(state: AppState) -> Router {
             }
         }
     }
-    // Outermost last: authenticate, then rate-limit, then authorize.
+    // Outermost last: authenticate, rate-limit, count for usage, authorize.
     let private = private
         .route_layer(AuthorizeLayer::new(state.rbac.clone(), permissions))
+        .route_layer(middleware::from_fn_with_state(state.clone(), count_request))
         .route_layer(RateLimitLayer::with_policy(
             state.limiter.clone(),
-            PlanRates::new(state.settings.plans),
+            PlanRates::new(state.limits.clone()),
         ))
         .route_layer(state.auth_layer());
 
@@ -60,7 +62,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn request_span<B>(request: &Request<B>) -> tracing::Span {
+/// Counts each admitted, authenticated request in the tenant's daily usage.
+async fn count_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(ctx) = request.extensions().get::<hydronet_core::TenantContext>() {
+        state.usage.request(ctx.tenant_id());
+    }
+    next.run(request).await
+}
+
+fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
     let request_id = request
         .headers()
         .get("x-request-id")

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Settings, random_secret};
+use crate::counts::{self, Resource};
 use crate::db::Db;
 use crate::domain::Email;
 use crate::state::AppState;
@@ -126,6 +127,9 @@ async fn serve(settings: Settings, bind: SocketAddr) -> CliResult {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
 
+    if let Err(err) = state.usage.flush(&state.db).await {
+        tracing::error!(error = %err, "usage counters lost at shutdown");
+    }
     state.db.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
@@ -191,6 +195,7 @@ async fn init(settings: Settings, email: &str) -> CliResult {
     let hash = state.hasher.hash(&password).await?;
 
     let (tenant_id, user_id, now) = (TenantId::new(), UserId::new(), state.now());
+    let plan = Plan::Enterprise;
     let roles: Vec<String> = ADMIN_ROLES.iter().map(|r| (*r).to_owned()).collect();
     state.set_roles(tenant_id, user_id, &roles).await?;
     let mut tx = state.db.tenant(tenant_id).await?;
@@ -199,10 +204,12 @@ async fn init(settings: Settings, email: &str) -> CliResult {
         tenant_id,
         "HydroNet System",
         &format!("system-{}", &tenant_id.to_string()[..8]),
-        Plan::Enterprise,
+        plan,
         now,
     )
     .await?;
+    let max_users = Resource::Users.limit(&state.limits.effective(tenant_id, plan));
+    counts::take_slot(&mut tx, tenant_id, Resource::Users, max_users).await?;
     store::insert_user(&mut tx, tenant_id, user_id, email.as_str(), &hash, now).await?;
     tx.commit().await?;
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hydronet_core::{Plan, PlanCatalog, PlanLimits};
+use hydronet_tenancy::quota::OnOutage;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Where development secrets are kept when none are configured.
@@ -46,6 +47,14 @@ pub struct Settings {
     /// Each plan's limits: the built-in defaults, overridden by
     /// `HYDRONET_PLAN_<PLAN>_<LIMIT>` (for example `HYDRONET_PLAN_FREE_REQUESTS_PER_MINUTE`).
     pub plans: PlanCatalog,
+    /// `HYDRONET_REDIS_KEY_PREFIX`, default `hn:`: the namespace of this deployment's keys,
+    /// so several deployments (or test runs) can share one Redis.
+    pub redis_key_prefix: String,
+    /// `HYDRONET_RATE_LIMIT_ON_OUTAGE`: `fallback` (default) to in-process request limits
+    /// while Redis is down, or `fail_closed` (503).
+    pub rate_limit_on_outage: OnOutage,
+    /// `HYDRONET_LOGIN_LIMIT_ON_OUTAGE`: `fail_closed` (default) or `fallback`.
+    pub login_limit_on_outage: OnOutage,
 }
 
 /// Why the settings could not be read.
@@ -154,6 +163,17 @@ impl Settings {
                 None => std::thread::available_parallelism().map_or(2, usize::from),
             },
             plans: plans(&get)?,
+            redis_key_prefix: get("HYDRONET_REDIS_KEY_PREFIX").unwrap_or("hn:").to_owned(),
+            rate_limit_on_outage: on_outage(
+                get("HYDRONET_RATE_LIMIT_ON_OUTAGE"),
+                "HYDRONET_RATE_LIMIT_ON_OUTAGE",
+                OnOutage::UseSecondary,
+            )?,
+            login_limit_on_outage: on_outage(
+                get("HYDRONET_LOGIN_LIMIT_ON_OUTAGE"),
+                "HYDRONET_LOGIN_LIMIT_ON_OUTAGE",
+                OnOutage::FailClosed,
+            )?,
         })
     }
 
@@ -221,6 +241,22 @@ fn apply(limits: &mut PlanLimits, read: &Read<'_>, small: &Small<'_>) -> Result<
         limits.tokens_per_month = value;
     }
     Ok(())
+}
+
+fn on_outage(
+    value: Option<&str>,
+    name: &'static str,
+    default: OnOutage,
+) -> Result<OnOutage, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some("fallback") => Ok(OnOutage::UseSecondary),
+        Some("fail_closed") => Ok(OnOutage::FailClosed),
+        Some(_) => Err(ConfigError::Invalid {
+            name,
+            reason: "expected fallback or fail_closed".into(),
+        }),
+    }
 }
 
 fn parse_bool(value: &str) -> Option<bool> {
@@ -366,6 +402,25 @@ mod tests {
             err.to_string().contains("HYDRONET_PLAN_FREE_MAX_USERS"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn outage_behaviour_is_configurable() {
+        let defaults = Settings::from_map(&vars(&[]), None).unwrap();
+        assert_eq!(defaults.rate_limit_on_outage, OnOutage::UseSecondary);
+        assert_eq!(defaults.login_limit_on_outage, OnOutage::FailClosed);
+        let set = Settings::from_map(
+            &vars(&[
+                ("HYDRONET_RATE_LIMIT_ON_OUTAGE", "fail_closed"),
+                ("HYDRONET_LOGIN_LIMIT_ON_OUTAGE", "fallback"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(set.rate_limit_on_outage, OnOutage::FailClosed);
+        assert_eq!(set.login_limit_on_outage, OnOutage::UseSecondary);
+        let bad = Settings::from_map(&vars(&[("HYDRONET_RATE_LIMIT_ON_OUTAGE", "maybe")]), None);
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -10,8 +10,9 @@ use hydronet_tenancy::auth::AuthLayer;
 use hydronet_tenancy::bus::{BusHandler, RedisBus};
 use hydronet_tenancy::password::{PasswordHasher, PasswordPolicy};
 use hydronet_tenancy::quota::{
-    Decision, Fallback, LimiterError, LocalLimiter, LoginGuard, OnOutage, Rate, RateLimiter,
-    RedisLimiter,
+    BudgetError, BudgetLimits, BudgetUse, Decision, Fallback, LimiterError, LocalBudget,
+    LocalLimiter, LoginGuard, OnOutage, Rate, RateLimiter, RedisBudget, RedisLimiter, Reservation,
+    TokenBudget,
 };
 use hydronet_tenancy::rbac::{Rbac, RbacError, SqlxAdapter};
 use hydronet_tenancy::revocation::{RedisRevocations, RevocationList, RevocationSource};
@@ -21,7 +22,9 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
 use crate::db::{Backend, Db, Tx};
+use crate::limits::TenantLimits;
 use crate::store::{self, ClientInfo};
+use crate::usage::UsageRecorder;
 
 /// The pub/sub channel on which instances announce revoked sessions.
 pub const REVOCATION_CHANNEL: &str = "hydronet:revocations";
@@ -95,6 +98,12 @@ pub struct Inner {
     pub role_changes: tokio::sync::Mutex<()>,
     /// Login throttling per account and address; fails closed while Redis is down.
     pub login_guard: LoginGuard<Limiter>,
+    /// Each tenant's effective limits (plan plus overrides).
+    pub limits: Arc<TenantLimits>,
+    /// LLM token budgets; fail closed while Redis is down.
+    pub budget: Arc<Budget>,
+    /// Daily usage counters.
+    pub usage: Arc<UsageRecorder>,
     /// Request rate limits: in process, or shared through Redis with an in-process fallback.
     pub limiter: Arc<Limiter>,
     /// The time source.
@@ -156,9 +165,23 @@ impl AppState {
             .clone()
             .map(|bus| RedisRevocations::new(bus, REVOCATION_CHANNEL));
         let rbac = Arc::new(Rbac::new(policy_adapter(&db)).await?);
-        let limiter = Arc::new(Limiter::new(bus.as_ref(), &clock, OnOutage::UseSecondary));
-        let login_limiter = Limiter::new(bus.as_ref(), &clock, OnOutage::FailClosed);
+        let prefix = settings.redis_key_prefix.as_str();
+        let on_outage = settings.rate_limit_on_outage;
+        let limiter = Arc::new(Limiter::new(bus.as_ref(), &clock, on_outage, prefix));
+        let on_outage = settings.login_limit_on_outage;
+        let login_limiter = Limiter::new(bus.as_ref(), &clock, on_outage, prefix);
         let login_guard = LoginGuard::new(Arc::new(login_limiter));
+        let limits = Arc::new(TenantLimits::new(settings.plans));
+        limits.load(&db).await?;
+        let budget = Arc::new(match &bus {
+            None => Budget::Local(LocalBudget::new(clock.clone())),
+            Some(bus) => Budget::Redis(Box::new(
+                RedisBudget::new(bus.clone())
+                    .prefix(format!("{prefix}bud:"))
+                    .clock(clock.clone()),
+            )),
+        });
+        let usage = Arc::new(UsageRecorder::new(clock.clone()));
 
         let state = Self {
             inner: Arc::new(Inner {
@@ -166,6 +189,9 @@ impl AppState {
                 policy: PasswordPolicy::new(),
                 revocations: Arc::new(RevocationList::new()),
                 login_guard,
+                limits,
+                budget,
+                usage,
                 limiter,
                 settings,
                 db,
@@ -210,9 +236,20 @@ impl AppState {
             };
             tokio::spawn(redis.listen(self.revocations.clone(), source));
         }
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                if let Err(err) = state.usage.flush(&state.db).await {
+                    tracing::warn!(error = %err, "usage counters not written yet; will retry");
+                }
+            }
+        });
+
         if let Some(bus) = self.bus.clone() {
             let handler = PolicyReload {
-                rbac: self.rbac.clone(),
+                state: self.clone(),
             };
             tokio::spawn(bus.listen(POLICY_CHANNEL, handler));
         }
@@ -372,13 +409,19 @@ pub enum Limiter {
 impl Limiter {
     /// In process without Redis; shared through `bus` otherwise, doing `on_outage` while
     /// Redis is unreachable.
-    pub fn new(bus: Option<&RedisBus>, clock: &Arc<dyn Clock>, on_outage: OnOutage) -> Self {
+    /// Redis keys start with `prefix`.
+    pub fn new(
+        bus: Option<&RedisBus>,
+        clock: &Arc<dyn Clock>,
+        on_outage: OnOutage,
+        prefix: &str,
+    ) -> Self {
         let local = LocalLimiter::with_clock(clock.clone());
         match bus {
             None => Limiter::Local(local),
             Some(bus) => {
-                let shared =
-                    Fallback::new(RedisLimiter::new(bus.clone()), local).on_outage(on_outage);
+                let redis = RedisLimiter::new(bus.clone()).prefix(format!("{prefix}rl:"));
+                let shared = Fallback::new(redis, local).on_outage(on_outage);
                 Limiter::Shared(Box::new(shared))
             }
         }
@@ -410,19 +453,71 @@ impl RateLimiter for Limiter {
     }
 }
 
-/// Reloads the policies whenever another instance changes them.
+/// Reloads roles and limit overrides whenever another instance changes them.
 struct PolicyReload {
-    rbac: Arc<Rbac>,
+    state: AppState,
+}
+
+impl PolicyReload {
+    async fn reload(&self) -> Result<(), String> {
+        self.state
+            .rbac
+            .reload()
+            .await
+            .map_err(|err| err.to_string())?;
+        self.state
+            .limits
+            .load(&self.state.db)
+            .await
+            .map_err(|err| err.to_string())
+    }
 }
 
 impl BusHandler for PolicyReload {
     async fn resync(&self) -> Result<(), String> {
-        self.rbac.reload().await.map_err(|err| err.to_string())
+        self.reload().await
     }
 
     async fn message(&self, _tenant: &[u8]) {
-        if let Err(err) = self.rbac.reload().await {
+        if let Err(err) = self.reload().await {
             tracing::error!(error = %err, "could not reload policies after a change elsewhere");
+        }
+    }
+}
+
+/// The token budget store of this deployment.
+#[derive(Debug)]
+pub enum Budget {
+    /// One instance, in process.
+    Local(LocalBudget),
+    /// Shared through Redis; unavailable while Redis is down (fails closed).
+    Redis(Box<RedisBudget>),
+}
+
+impl TokenBudget for Budget {
+    async fn reserve(
+        &self,
+        tenant: TenantId,
+        estimate: u64,
+        limits: BudgetLimits,
+    ) -> Result<Reservation, BudgetError> {
+        match self {
+            Budget::Local(budget) => budget.reserve(tenant, estimate, limits).await,
+            Budget::Redis(budget) => budget.reserve(tenant, estimate, limits).await,
+        }
+    }
+
+    async fn settle(&self, reservation: Reservation, used: u64) -> Result<(), BudgetError> {
+        match self {
+            Budget::Local(budget) => budget.settle(reservation, used).await,
+            Budget::Redis(budget) => budget.settle(reservation, used).await,
+        }
+    }
+
+    async fn usage(&self, tenant: TenantId) -> Result<BudgetUse, BudgetError> {
+        match self {
+            Budget::Local(budget) => budget.usage(tenant).await,
+            Budget::Redis(budget) => budget.usage(tenant).await,
         }
     }
 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{HeaderValue, Request, Response, StatusCode, header};
-use hydronet_core::{PlanCatalog, Principal, Problem, TenantContext};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use hydronet_core::{Plan, PlanCatalog, PlanLimits, Principal, Problem, TenantContext, TenantId};
 use tower::{Layer, Service};
 
 use super::{Decision, Rate, RateLimiter};
+use crate::routing::route_template;
 
 /// The limits that apply to one request.
 pub trait RatePolicy: Send + Sync + 'static {
@@ -23,36 +24,89 @@ pub trait RatePolicy: Send + Sync + 'static {
     ) -> (Vec<(&'static str, String, Rate)>, u32);
 }
 
-/// Per tenant and per principal (user or API key), both from the tenant's plan in a
-/// [`PlanCatalog`]: the tenant may make `requests_per_minute` requests a minute, each user
-/// or key `user_requests_per_minute`. Every request costs one unit.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PlanRates {
-    catalog: PlanCatalog,
+/// Where a tenant's limits come from: a [`PlanCatalog`], or anything that also knows
+/// per-tenant overrides.
+pub trait LimitsSource: Send + Sync + 'static {
+    /// The limits that apply to `tenant` on `plan`.
+    fn limits_for(&self, tenant: TenantId, plan: Plan) -> PlanLimits;
 }
 
-impl PlanRates {
-    /// Rates from `catalog`. The default uses the built-in plan limits.
-    pub fn new(catalog: PlanCatalog) -> Self {
-        Self { catalog }
+impl LimitsSource for PlanCatalog {
+    fn limits_for(&self, _tenant: TenantId, plan: Plan) -> PlanLimits {
+        self.limits(plan)
     }
 }
 
-impl RatePolicy for PlanRates {
+impl<S: LimitsSource> LimitsSource for Arc<S> {
+    fn limits_for(&self, tenant: TenantId, plan: Plan) -> PlanLimits {
+        (**self).limits_for(tenant, plan)
+    }
+}
+
+/// Per tenant and per principal (user or API key), from the tenant's limits: the tenant
+/// may make `requests_per_minute` requests a minute, each user or key
+/// `user_requests_per_minute`. Every request costs one unit.
+///
+/// A route may cost more than one unit:
+///
+/// ```
+/// use http::{Method, Request};
+/// use hydronet_core::{Plan, PlanCatalog, Principal, TenantContext, TenantId, UserId};
+/// use hydronet_tenancy::quota::{PlanRates, RatePolicy};
+///
+/// let rates = PlanRates::new(PlanCatalog::default()).cost(Method::POST, "/api/chat", 5);
+/// let ctx = TenantContext::new(TenantId::new(), Principal::User(UserId::new()), Plan::Free);
+/// let chat = Request::post("/api/chat").body(()).unwrap();
+/// assert_eq!(rates.limits(&ctx, &chat).1, 5);
+/// let other = Request::get("/api/chat").body(()).unwrap();
+/// assert_eq!(rates.limits(&ctx, &other).1, 1);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct PlanRates<S = PlanCatalog> {
+    source: S,
+    costs: Vec<(Method, Box<str>, u32)>,
+}
+
+impl<S: LimitsSource> PlanRates<S> {
+    /// Rates from `source`. The default reads the built-in plan limits.
+    pub fn new(source: S) -> Self {
+        Self {
+            source,
+            costs: Vec::new(),
+        }
+    }
+
+    /// Makes `method` on the route `template` cost `units` (default one).
+    pub fn cost(mut self, method: Method, template: &str, units: u32) -> Self {
+        self.costs.push((method, template.into(), units));
+        self
+    }
+
+    fn cost_of<B>(&self, req: &Request<B>) -> u32 {
+        let template = route_template(req);
+        self.costs
+            .iter()
+            .find(|(method, path, _)| method == req.method() && **path == *template)
+            .map_or(1, |(_, _, units)| *units)
+    }
+}
+
+impl<S: LimitsSource> RatePolicy for PlanRates<S> {
     fn limits<B>(
         &self,
         ctx: &TenantContext,
-        _req: &Request<B>,
+        req: &Request<B>,
     ) -> (Vec<(&'static str, String, Rate)>, u32) {
-        let limits = self.catalog.limits(ctx.plan());
+        let limits = self.source.limits_for(ctx.tenant_id(), ctx.plan());
         let principal = match ctx.principal() {
             Principal::User(user) => format!("u:{user}"),
             Principal::ApiKey(key) => format!("k:{key}"),
         };
+        let tenant = format!("t:{}", ctx.tenant_id());
         let rates = vec![
             (
                 "tenant",
-                format!("t:{}", ctx.tenant_id()),
+                tenant,
                 Rate::per_minute(limits.requests_per_minute),
             ),
             (
@@ -61,7 +115,7 @@ impl RatePolicy for PlanRates {
                 Rate::per_minute(limits.user_requests_per_minute),
             ),
         ];
-        (rates, 1)
+        (rates, self.cost_of(req))
     }
 }
 
@@ -84,7 +138,7 @@ impl<L, P> Clone for RateLimitLayer<L, P> {
 impl<L: RateLimiter> RateLimitLayer<L> {
     /// Limits by the tenant's plan ([`PlanRates`]) with `limiter`.
     pub fn new(limiter: Arc<L>) -> Self {
-        Self::with_policy(limiter, PlanRates::default())
+        Self::with_policy(limiter, PlanRates::new(PlanCatalog::default()))
     }
 }
 

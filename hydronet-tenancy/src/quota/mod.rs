@@ -15,11 +15,14 @@
 //! # Example
 //!
 //! ```
+//! use std::sync::Arc;
+//!
+//! use hydronet_core::ManualClock;
 //! use hydronet_tenancy::quota::{LocalLimiter, Rate, RateLimiter};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! let limiter = LocalLimiter::new();
+//! let limiter = LocalLimiter::with_clock(Arc::new(ManualClock::at_secs(1_700_000_000)));
 //! let rate = Rate::per_minute(2);
 //! assert!(limiter.check("tenant:a", rate, 1).await.unwrap().allowed);
 //! assert!(limiter.check("tenant:a", rate, 1).await.unwrap().allowed);
@@ -47,7 +50,7 @@ pub use budget::{
 };
 pub use fallback::{Fallback, OnOutage};
 pub use gcra::{Decision, Rate};
-pub use layer::{PlanRates, RateLimit, RateLimitLayer, RatePolicy};
+pub use layer::{LimitsSource, PlanRates, RateLimit, RateLimitLayer, RatePolicy};
 pub use local::LocalLimiter;
 pub use login::{LoginGuard, LoginRefusal};
 #[cfg(feature = "redis")]

@@ -7,6 +7,7 @@ use tower::Service;
 
 use super::{Rbac, RoutePermissions};
 use crate::auth::ResponseFuture;
+use crate::routing::route_template;
 
 /// Enforces the route table for the request's [`TenantContext`]; see the
 /// [module docs](super).
@@ -46,15 +47,6 @@ impl<S> Authorize<S> {
             Err(Problem::forbidden())
         }
     }
-}
-
-/// The route template the router matched, or the raw path without a router.
-fn route_template<B>(req: &Request<B>) -> &str {
-    #[cfg(feature = "axum")]
-    if let Some(matched) = req.extensions().get::<axum::extract::MatchedPath>() {
-        return matched.as_str();
-    }
-    req.uri().path()
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Authorize<S>

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::{Access, Client, Endpoint, endpoint};
 use crate::body::{Fields, JsonObject};
+use crate::counts::{self, Resource};
 use crate::domain::{Email, TenantName};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
 use crate::state::AppState;
@@ -146,18 +147,13 @@ async fn register(
         .await
         .map_err(ApiError::internal)?;
 
-    let now = state.now();
+    let (now, plan) = (state.now(), Plan::Free);
     let mut tx = state.db.tenant(tenant_id).await?;
-    store::insert_tenant(
-        &mut tx,
-        tenant_id,
-        tenant_name.as_str(),
-        &slug,
-        Plan::Free,
-        now,
-    )
-    .await
-    .map_err(slug_conflict)?;
+    store::insert_tenant(&mut tx, tenant_id, tenant_name.as_str(), &slug, plan, now)
+        .await
+        .map_err(slug_conflict)?;
+    let max_users = Resource::Users.limit(&state.limits.effective(tenant_id, plan));
+    counts::take_slot(&mut tx, tenant_id, Resource::Users, max_users).await?;
     store::insert_user(&mut tx, tenant_id, user_id, email.as_str(), &hash, now).await?;
 
     let tenant = store::tenant(&mut tx, tenant_id)

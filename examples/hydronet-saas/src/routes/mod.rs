@@ -1,9 +1,11 @@
 //! HTTP routes, one module per resource.
 
+pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod roles;
 pub mod tenant;
+pub mod usage;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -62,7 +64,9 @@ pub fn all() -> Vec<Endpoint> {
         health::endpoints(),
         auth::endpoints(),
         tenant::endpoints(),
+        usage::endpoints(),
         roles::endpoints(),
+        admin::endpoints(),
     ]
     .into_iter()
     .flatten()

@@ -121,6 +121,9 @@ impl TestApp {
         ]);
         if let Some(redis) = redis {
             vars.insert("REDIS_URL".to_owned(), redis);
+            // Keys of one database's instances, apart from other tests and earlier runs.
+            let prefix = format!("hnt:{:x}:", stable_hash(&database_url));
+            vars.insert("HYDRONET_REDIS_KEY_PREFIX".to_owned(), prefix);
         }
         let settings = Settings::from_map(&vars, None).expect("test settings");
         let clock = ManualClock::now();
@@ -246,6 +249,29 @@ impl TestApp {
         (user, reply)
     }
 
+    /// A fresh access token for an existing account, minted directly (no login throttle).
+    pub(crate) async fn session_token(&self, email: &str) -> String {
+        let state = &self.state;
+        let mut tx = state.db.system().await.unwrap();
+        let user = store::user_by_email(&mut tx, email)
+            .await
+            .unwrap()
+            .expect("account exists");
+        let tenant = store::tenant(&mut tx, user.tenant())
+            .await
+            .unwrap()
+            .unwrap();
+        tx.commit().await.unwrap();
+        let roles = state.rbac.roles_of(user.tenant(), user.user_id());
+        let mut tx = state.db.tenant(user.tenant()).await.unwrap();
+        let pair = state
+            .start_session(&mut tx, &tenant, &user, &roles, &Default::default())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        pair.access_token
+    }
+
     pub(crate) async fn login(&self, email: &str, password: &str) -> Reply {
         self.post(
             "/api/auth/login",
@@ -254,6 +280,13 @@ impl TestApp {
         )
         .await
     }
+}
+
+fn stable_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The password every test account starts with.

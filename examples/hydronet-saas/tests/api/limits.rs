@@ -140,6 +140,14 @@ async fn a_redis_outage_degrades_and_recovers_without_errors() {
         let status = app.get("/api/auth/me", Some(&token)).await.status;
         assert_eq!(status, 200, "requests keep working during the outage");
     }
+    // Login throttling and token budgets fail closed.
+    app.login("outage@limits.example", crate::helpers::PASSWORD)
+        .await
+        .assert_problem(503, "service_unavailable");
+    app.get("/api/tenant/usage", Some(&token))
+        .await
+        .assert_problem(503, "service_unavailable");
+
     let health = app.get("/api/health", None).await;
     assert_eq!(health.status, 200);
     assert_eq!(health.body["status"], "degraded");

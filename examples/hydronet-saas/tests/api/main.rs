@@ -3,6 +3,7 @@
 mod helpers;
 
 mod auth;
+mod counts;
 mod errors;
 mod health;
 mod isolation;
@@ -10,3 +11,4 @@ mod limits;
 mod postgres;
 mod rbac;
 mod tokens;
+mod usage;

@@ -14,6 +14,8 @@ use crate::helpers::{PASSWORD, Reply, TestApp};
 const ROLES: [&str; 5] = ["owner", "admin", "member", "auditor", "system_admin"];
 const EVERYONE: &[&str] = &ROLES;
 const MANAGERS: &[&str] = &["owner", "admin"];
+const USAGE_READERS: &[&str] = &["owner", "admin", "auditor"];
+const OPERATORS: &[&str] = &["system_admin"];
 
 /// Who may call each route, written out by hand as the specification. Every route of the
 /// server must appear here.
@@ -27,6 +29,15 @@ fn expected() -> HashMap<(Method, &'static str), Option<&'static [&'static str]>
         ((Method::PUT, "/api/auth/change-password"), Some(EVERYONE)),
         ((Method::GET, "/api/auth/me"), Some(EVERYONE)),
         ((Method::GET, "/api/tenant/info"), Some(EVERYONE)),
+        ((Method::GET, "/api/tenant/usage"), Some(USAGE_READERS)),
+        (
+            (Method::GET, "/api/admin/tenants/{id}/limits"),
+            Some(OPERATORS),
+        ),
+        (
+            (Method::PUT, "/api/admin/tenants/{id}/limits"),
+            Some(OPERATORS),
+        ),
         ((Method::GET, "/api/tenant/roles"), Some(MANAGERS)),
         ((Method::POST, "/api/tenant/roles/{name}"), Some(MANAGERS)),
         ((Method::PUT, "/api/tenant/roles/{name}"), Some(MANAGERS)),
@@ -84,10 +95,7 @@ async fn every_route_times_every_role() {
         let Some(allowed) = allowed else { continue };
         for role in ROLES {
             // A fresh session each time: logout ends the one it is called with.
-            let token = app
-                .login(&format!("{role}@matrix.example"), PASSWORD)
-                .await
-                .token();
+            let token = app.session_token(&format!("{role}@matrix.example")).await;
             let reply = call(&app, method, path, Some(&token)).await;
             if allowed.contains(&role) {
                 assert!(

@@ -1,0 +1,139 @@
+//! Usage reporting and per-tenant limit overrides.
+
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp, redis_url};
+
+#[tokio::test]
+async fn usage_counts_requests_per_day_and_shows_budget_and_limits() {
+    let app = TestApp::new().await;
+    let owner = app.register("usage@usage.example", "Usage").await;
+    let token = owner.token();
+    let other = app.register("other@usage2.example", "Other").await.token();
+
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/auth/me", Some(&token)).await.status, 200);
+    }
+    app.get("/api/auth/me", Some(&other)).await;
+    // Half of the counts reach the database, half are still pending: both are reported.
+    app.state.usage.flush(&app.state.db).await.unwrap();
+    app.get("/api/tenant/info", Some(&token)).await;
+
+    let reply = app.get("/api/tenant/usage", Some(&token)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let days = reply.body["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    let today = days.last().unwrap();
+    // Three calls to `me`, one to `info`, and this request itself.
+    assert_eq!(today["requests"], 5, "{today}");
+    assert_eq!(today["prompt_tokens"], 0);
+    assert!(days[..29].iter().all(|d| d["requests"] == 0));
+    assert_eq!(reply.body["budget"]["day"]["used"], 0);
+    assert_eq!(reply.body["budget"]["day"]["limit"], 50_000);
+    assert_eq!(reply.body["budget"]["month"]["remaining"], 1_000_000);
+    assert_eq!(reply.body["limits"]["requests_per_minute"], 60);
+    assert_eq!(reply.body["plan"], "free");
+}
+
+#[tokio::test]
+async fn usage_ranges_are_validated() {
+    let app = TestApp::new().await;
+    let token = app.register("range@usage.example", "Range").await.token();
+
+    let one = app
+        .get(
+            "/api/tenant/usage?from=2026-01-01&to=2026-01-01",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(one.status, 200);
+    assert_eq!(one.body["days"].as_array().unwrap().len(), 1);
+    assert_eq!(one.body["days"][0]["date"], "2026-01-01");
+
+    app.get("/api/tenant/usage?from=yesterday", Some(&token))
+        .await
+        .assert_problem(422, "validation_failed");
+    app.get(
+        "/api/tenant/usage?from=2026-02-01&to=2026-01-01",
+        Some(&token),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    app.get(
+        "/api/tenant/usage?from=2020-01-01&to=2026-01-01",
+        Some(&token),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn a_system_admin_overrides_one_tenants_limits() {
+    let app = TestApp::new().await;
+    let ops = app.register("ops@ops.example", "Operators").await;
+    let ops_tenant = ops.body["tenant"]["id"].as_str().unwrap().to_owned();
+    let (_, admin) = app
+        .add_user(&ops_tenant, "root@ops.example", &["system_admin"])
+        .await;
+    let customer = app.register("customer@cust.example", "Customer").await;
+    let customer_id = customer.body["tenant"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/admin/tenants/{customer_id}/limits");
+
+    let set = app
+        .put(
+            &path,
+            json!({ "user_requests_per_minute": 2, "tokens_per_day": 7 }),
+            Some(&admin.token()),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(set.body["limits"]["user_requests_per_minute"], 2);
+    assert_eq!(set.body["limits"]["requests_per_minute"], 60);
+    assert!(
+        app.audit
+            .events()
+            .iter()
+            .any(|e| e.action == "tenant.limits_changed")
+    );
+
+    // The override applies on the customer's next requests, and only to that tenant.
+    let token = app.login("customer@cust.example", PASSWORD).await.token();
+    let statuses: Vec<u16> = futures_statuses(&app, &token, 3).await;
+    assert_eq!(statuses, [200, 200, 429]);
+    let usage = app.get("/api/tenant/usage", Some(&ops.token())).await;
+    assert_eq!(usage.body["limits"]["user_requests_per_minute"], 30);
+
+    app.put(&path, json!({ "max_users": "lots" }), Some(&admin.token()))
+        .await
+        .assert_problem(422, "validation_failed");
+    app.put(&path, json!({ "no_such_limit": 1 }), Some(&admin.token()))
+        .await
+        .assert_problem(422, "validation_failed");
+    app.get(
+        &format!("/api/admin/tenants/{}/limits", uuid::Uuid::now_v7()),
+        Some(&admin.token()),
+    )
+    .await
+    .assert_problem(404, "not_found");
+
+    let cleared = app.put(&path, json!({}), Some(&admin.token())).await;
+    assert_eq!(cleared.body["overrides"], json!({}));
+    assert_eq!(cleared.body["limits"]["user_requests_per_minute"], 30);
+
+    // Restarted instances load overrides from the database.
+    app.put(&path, json!({ "tokens_per_day": 9 }), Some(&admin.token()))
+        .await;
+    if redis_url().is_none() {
+        let restarted = TestApp::on(app.database_url.clone(), None, None).await;
+        let reply = restarted.get(&path, Some(&admin.token())).await;
+        assert_eq!(reply.body["limits"]["tokens_per_day"], 9);
+    }
+}
+
+async fn futures_statuses(app: &TestApp, token: &str, n: usize) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for _ in 0..n {
+        statuses.push(app.get("/api/auth/me", Some(token)).await.status.as_u16());
+    }
+    statuses
+}
