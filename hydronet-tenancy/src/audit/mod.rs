@@ -76,7 +76,13 @@ pub struct AuditEvent {
     pub outcome: Outcome,
     /// The request it happened in.
     pub request_id: Option<String>,
-    /// Structured details; never secrets.
+    /// The id of the credential used (a JWT's `jti`, an API key's id).
+    pub token_id: Option<String>,
+    /// The client's address, as established from trusted proxies only.
+    pub client_addr: Option<String>,
+    /// The client's `User-Agent`, cut to 256 characters.
+    pub user_agent: Option<String>,
+    /// Structured details, with secrets redacted (see [`redact`]).
     pub details: Value,
 }
 
@@ -102,8 +108,29 @@ impl AuditEvent {
             target: None,
             outcome: Outcome::Success,
             request_id: None,
+            token_id: None,
+            client_addr: None,
+            user_agent: None,
             details: Value::Null,
         }
+    }
+
+    /// Sets the credential id.
+    pub fn token_id(mut self, token_id: impl Into<String>) -> Self {
+        self.token_id = Some(token_id.into());
+        self
+    }
+
+    /// Sets the client's address.
+    pub fn client_addr(mut self, addr: impl Into<String>) -> Self {
+        self.client_addr = Some(addr.into());
+        self
+    }
+
+    /// Sets the client's user agent (cut to 256 characters).
+    pub fn user_agent(mut self, agent: &str) -> Self {
+        self.user_agent = Some(agent.chars().take(256).collect());
+        self
     }
 
     /// Sets the target.
@@ -124,10 +151,50 @@ impl AuditEvent {
         self
     }
 
-    /// Sets the details.
+    /// Sets the details, redacting anything that looks like a secret.
     pub fn details(mut self, details: Value) -> Self {
-        self.details = details;
+        self.details = redact(details);
         self
+    }
+}
+
+/// Field names whose values are never recorded: any key containing one of these
+/// (case-insensitive) is replaced by `"[redacted]"`, at any depth.
+const SECRET_KEYS: [&str; 7] = [
+    "password",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+    "cookie",
+];
+
+/// Replaces the values of secret-looking keys in `details` by `"[redacted]"`.
+///
+/// ```
+/// use hydronet_tenancy::audit::redact;
+/// use serde_json::json;
+///
+/// let clean = redact(json!({ "email": "a@b.c", "new_password": "hunter22", "nested": { "Api_Key": "k" } }));
+/// assert_eq!(clean, json!({ "email": "a@b.c", "new_password": "[redacted]", "nested": { "Api_Key": "[redacted]" } }));
+/// ```
+pub fn redact(details: Value) -> Value {
+    match details {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| {
+                    let lower = key.to_ascii_lowercase();
+                    if SECRET_KEYS.iter().any(|s| lower.contains(s)) {
+                        (key, Value::String("[redacted]".to_owned()))
+                    } else {
+                        (key, redact(value))
+                    }
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
+        other => other,
     }
 }
 
@@ -164,6 +231,8 @@ impl AuditSink for TracingSink {
             target = event.target.as_deref().unwrap_or(""),
             outcome = ?event.outcome,
             request_id = event.request_id.as_deref().unwrap_or(""),
+            token_id = event.token_id.as_deref().unwrap_or(""),
+            client_addr = event.client_addr.as_deref().unwrap_or(""),
             details = %details,
             "audit"
         );
