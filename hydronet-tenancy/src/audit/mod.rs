@@ -24,6 +24,10 @@
 //! # }
 //! ```
 
+mod layer;
+
+pub use layer::{Audit, AuditLayer, AuditPolicy};
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};

@@ -3,6 +3,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::Response;
+use hydronet_core::TenantContext;
 use pin_project_lite::pin_project;
 
 pin_project! {
@@ -18,7 +19,7 @@ pin_project! {
 pin_project! {
     #[project = KindProjection]
     enum Kind<F, B> {
-        Inner { #[pin] future: F },
+        Inner { #[pin] future: F, context: Option<TenantContext> },
         Refused { response: Option<Response<B>> },
     }
 }
@@ -26,7 +27,21 @@ pin_project! {
 impl<F, B> ResponseFuture<F, B> {
     pub(crate) fn inner(future: F) -> Self {
         Self {
-            kind: Kind::Inner { future },
+            kind: Kind::Inner {
+                future,
+                context: None,
+            },
+        }
+    }
+
+    /// The inner future, whose response will carry `context` in its extensions, so layers
+    /// outside authentication (audit, metrics) know who was served.
+    pub(crate) fn authenticated(future: F, context: TenantContext) -> Self {
+        Self {
+            kind: Kind::Inner {
+                future,
+                context: Some(context),
+            },
         }
     }
 
@@ -47,7 +62,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProjection::Inner { future } => future.poll(cx),
+            KindProjection::Inner { future, context } => {
+                let mut response = std::task::ready!(future.poll(cx))?;
+                if let Some(context) = context.take() {
+                    response.extensions_mut().insert(context);
+                }
+                Poll::Ready(Ok(response))
+            }
             KindProjection::Refused { response } => {
                 Poll::Ready(Ok(response.take().expect("polled after completion")))
             }

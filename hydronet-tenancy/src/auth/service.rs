@@ -72,8 +72,8 @@ where
 
         match context {
             Some(context) => {
-                req.extensions_mut().insert(context);
-                ResponseFuture::inner(self.inner.call(req))
+                req.extensions_mut().insert(context.clone());
+                ResponseFuture::authenticated(self.inner.call(req), context)
             }
             None => ResponseFuture::refused(unauthenticated()),
         }

@@ -237,11 +237,12 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
     },
     BuiltinRole {
         name: "system_admin",
-        description: "Operates the service: the admin API across every tenant.",
+        description: "Operates the service: the admin API and audit logs across every tenant.",
         permissions: PermissionSet::of(&[
             SELF_SERVICE[0],
             SELF_SERVICE[1],
             SELF_SERVICE[2],
+            AuditRead,
             AdminManage,
         ]),
     },

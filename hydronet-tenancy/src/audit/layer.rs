@@ -1,0 +1,341 @@
+//! A tower layer that audits requests by route policy.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::{Method, Request, Response, StatusCode, header};
+use hydronet_core::{Principal, TenantContext, TenantId};
+use serde_json::json;
+use tower::{Layer, Service};
+use uuid::Uuid;
+
+use super::{Actor, AuditEvent, AuditSink, Outcome};
+use crate::routing::route_template;
+
+/// Which requests [`AuditLayer`] records: every write (any method but `GET`, `HEAD` and
+/// `OPTIONS`), every refusal (`401`, `403`, `429`), and the reads named here.
+#[derive(Debug, Clone, Default)]
+pub struct AuditPolicy {
+    sensitive_reads: HashSet<(Method, String)>,
+}
+
+impl AuditPolicy {
+    /// Writes and refusals only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also records successful `method` requests to the route `template`.
+    pub fn sensitive_read(mut self, method: Method, template: &str) -> Self {
+        self.sensitive_reads.insert((method, template.to_owned()));
+        self
+    }
+
+    fn records(&self, method: &Method, template: &str, status: StatusCode) -> bool {
+        let write = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let refused = matches!(status.as_u16(), 401 | 403 | 429);
+        write
+            || refused
+            || self
+                .sensitive_reads
+                .contains(&(method.clone(), template.to_owned()))
+    }
+}
+
+/// Records requests as `http.request` audit events with their outcome and latency.
+///
+/// Put it outside authentication, so refusals are seen too: the authentication layer copies
+/// the caller's [`TenantContext`] into the response, which is where this layer reads it.
+/// Requests without one are recorded under the nil tenant id. The event's target is the
+/// method and route template (never the raw path or query, which may carry secrets).
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::sync::Arc;
+///
+/// use http::{Request, Response};
+/// use hydronet_tenancy::audit::{AuditLayer, AuditPolicy, MemorySink};
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let sink = MemorySink::new();
+/// let service = ServiceBuilder::new()
+///     .layer(AuditLayer::new(Arc::new(sink.clone()), AuditPolicy::new()))
+///     .service(service_fn(|_req: Request<String>| async {
+///         Ok::<_, Infallible>(Response::new(String::new()))
+///     }));
+///
+/// service.oneshot(Request::post("/things").body(String::new()).unwrap()).await.unwrap();
+/// assert_eq!(sink.events()[0].target.as_deref(), Some("POST /things"));
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct AuditLayer<K> {
+    sink: Arc<K>,
+    policy: Arc<AuditPolicy>,
+}
+
+impl<K> Clone for AuditLayer<K> {
+    fn clone(&self) -> Self {
+        Self {
+            sink: self.sink.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+impl<K: AuditSink> AuditLayer<K> {
+    /// Records into `sink` what `policy` selects.
+    pub fn new(sink: Arc<K>, policy: AuditPolicy) -> Self {
+        Self {
+            sink,
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+impl<S, K> Layer<S> for AuditLayer<K> {
+    type Service = Audit<S, K>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Audit {
+            inner,
+            sink: self.sink.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+/// The service of [`AuditLayer`].
+#[derive(Debug)]
+pub struct Audit<S, K> {
+    inner: S,
+    sink: Arc<K>,
+    policy: Arc<AuditPolicy>,
+}
+
+impl<S: Clone, K> Clone for Audit<S, K> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            sink: self.sink.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+/// What is known of a request before it is served.
+struct Seen {
+    method: Method,
+    template: String,
+    request_id: Option<String>,
+    client_addr: Option<String>,
+    user_agent: Option<String>,
+    started: Instant,
+}
+
+impl Seen {
+    fn of<B>(req: &Request<B>) -> Self {
+        let header = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Self {
+            method: req.method().clone(),
+            template: route_template(req).to_owned(),
+            request_id: header(header::HeaderName::from_static("x-request-id")),
+            client_addr: client_addr(req),
+            user_agent: header(header::USER_AGENT),
+            started: Instant::now(),
+        }
+    }
+
+    fn event(self, status: StatusCode, ctx: Option<&TenantContext>) -> AuditEvent {
+        let (tenant, actor, token) = match ctx {
+            Some(ctx) => {
+                let actor = match ctx.principal() {
+                    Principal::User(user) => Actor::User(user),
+                    Principal::ApiKey(key) => Actor::ApiKey(key),
+                };
+                (ctx.tenant_id(), actor, ctx.token_id().map(str::to_owned))
+            }
+            None => (TenantId::from_uuid(Uuid::nil()), Actor::System, None),
+        };
+        let outcome = match status.as_u16() {
+            401 | 403 | 429 => Outcome::Denied,
+            code if code >= 400 => Outcome::Failed,
+            _ => Outcome::Success,
+        };
+        let latency_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut event = AuditEvent::new(tenant, actor, "http.request")
+            .target(format!("{} {}", self.method, self.template))
+            .outcome(outcome)
+            .details(json!({ "status": status.as_u16(), "latency_ms": latency_ms }));
+        event.request_id = self.request_id;
+        event.client_addr = self.client_addr;
+        event.user_agent = self.user_agent.map(|ua| ua.chars().take(256).collect());
+        event.token_id = token;
+        event
+    }
+}
+
+fn client_addr<B>(req: &Request<B>) -> Option<String> {
+    #[cfg(feature = "axum")]
+    if let Some(info) = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        return Some(info.0.ip().to_string());
+    }
+    let _ = req;
+    None
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, K, ReqBody, ResBody> Service<Request<ReqBody>> for Audit<S, K>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    K: AuditSink,
+    ReqBody: Send + 'static,
+    ResBody: Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response<ResBody>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let (sink, policy) = (self.sink.clone(), self.policy.clone());
+        let seen = Seen::of(&req);
+
+        Box::pin(async move {
+            let response = inner.call(req).await?;
+            let status = response.status();
+            if policy.records(&seen.method, &seen.template, status) {
+                let ctx = response.extensions().get::<TenantContext>();
+                let event = seen.event(status, ctx);
+                if let Err(err) = sink.record(event).await {
+                    tracing::error!(error = %err, "request audit event lost");
+                }
+            }
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use hydronet_core::{Plan, UserId};
+    use tower::{ServiceExt, service_fn};
+
+    use super::*;
+    use crate::audit::MemorySink;
+
+    async fn run(
+        policy: AuditPolicy,
+        req: Request<String>,
+        status: StatusCode,
+        ctx: Option<TenantContext>,
+    ) -> Vec<AuditEvent> {
+        let sink = MemorySink::new();
+        let service = AuditLayer::new(Arc::new(sink.clone()), policy).layer(service_fn(
+            move |_req: Request<String>| {
+                let ctx = ctx.clone();
+                async move {
+                    let mut response = Response::new(String::new());
+                    *response.status_mut() = status;
+                    if let Some(ctx) = ctx {
+                        response.extensions_mut().insert(ctx);
+                    }
+                    Ok::<_, Infallible>(response)
+                }
+            },
+        ));
+        service.oneshot(req).await.unwrap();
+        sink.events()
+    }
+
+    #[tokio::test]
+    async fn writes_and_refusals_are_recorded_plain_reads_are_not() {
+        let get = || {
+            Request::get("/things?token=secret")
+                .body(String::new())
+                .unwrap()
+        };
+        assert!(
+            run(AuditPolicy::new(), get(), StatusCode::OK, None)
+                .await
+                .is_empty()
+        );
+
+        let refused = run(AuditPolicy::new(), get(), StatusCode::UNAUTHORIZED, None).await;
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].outcome, Outcome::Denied);
+        assert_eq!(refused[0].tenant_id, TenantId::from_uuid(Uuid::nil()));
+        assert_eq!(refused[0].target.as_deref(), Some("GET /things"));
+        assert!(
+            !serde_json::to_string(&refused[0])
+                .unwrap()
+                .contains("secret")
+        );
+
+        let ctx = TenantContext::new(TenantId::new(), Principal::User(UserId::new()), Plan::Free)
+            .with_token_id("jti-9");
+        let post = Request::post("/things")
+            .header("x-request-id", "req-1")
+            .body(String::new())
+            .unwrap();
+        let written = run(
+            AuditPolicy::new(),
+            post,
+            StatusCode::CREATED,
+            Some(ctx.clone()),
+        )
+        .await;
+        assert_eq!(written.len(), 1);
+        assert_eq!(written[0].tenant_id, ctx.tenant_id());
+        assert_eq!(written[0].token_id.as_deref(), Some("jti-9"));
+        assert_eq!(written[0].request_id.as_deref(), Some("req-1"));
+        assert_eq!(written[0].details["status"], 201);
+        assert!(written[0].details["latency_ms"].is_u64());
+
+        let failed = run(
+            AuditPolicy::new(),
+            Request::delete("/things").body(String::new()).unwrap(),
+            StatusCode::CONFLICT,
+            None,
+        )
+        .await;
+        assert_eq!(failed[0].outcome, Outcome::Failed);
+    }
+
+    #[tokio::test]
+    async fn chosen_reads_are_recorded() {
+        let policy = AuditPolicy::new().sensitive_read(Method::GET, "/audit");
+        let events = run(
+            policy,
+            Request::get("/audit").body(String::new()).unwrap(),
+            StatusCode::OK,
+            None,
+        )
+        .await;
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].outcome, Outcome::Success);
+    }
+}
