@@ -1,11 +1,14 @@
 //! The router: every route with the layers in front of it.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use hydronet_core::Problem;
+use hydronet_tenancy::audit::{AuditEvent, AuditLayer, AuditPolicy, AuditSink, RecordFuture};
 use hydronet_tenancy::quota::{PlanRates, RateLimitLayer};
 use hydronet_tenancy::rbac::{AuthorizeLayer, RoutePermissions};
 use tower::ServiceBuilder;
@@ -36,7 +39,10 @@ pub fn router(state: AppState) -> Router {
             }
         }
     }
-    // Outermost last: authenticate, rate-limit, count for usage, authorize.
+    // Outermost last: audit, authenticate, rate-limit, count for usage, authorize.
+    let audited_reads = AuditPolicy::new()
+        .sensitive_read(http::Method::GET, "/api/admin/audit-logs")
+        .sensitive_read(http::Method::GET, "/api/admin/tenants/{id}/limits");
     let private = private
         .route_layer(AuthorizeLayer::new(state.rbac.clone(), permissions))
         .route_layer(middleware::from_fn_with_state(state.clone(), count_request))
@@ -44,7 +50,11 @@ pub fn router(state: AppState) -> Router {
             state.limiter.clone(),
             PlanRates::new(state.limits.clone()),
         ))
-        .route_layer(state.auth_layer());
+        .route_layer(state.auth_layer())
+        .route_layer(AuditLayer::new(
+            Arc::new(QueuedAudit(state.clone())),
+            audited_reads,
+        ));
 
     Router::new()
         .merge(public)
@@ -60,6 +70,18 @@ pub fn router(state: AppState) -> Router {
                 .layer(CatchPanicLayer::custom(|_| panic_response())),
         )
         .with_state(state)
+}
+
+/// Request events go through the batching queue (and the mirror sink).
+struct QueuedAudit(AppState);
+
+impl AuditSink for QueuedAudit {
+    fn record(&self, event: AuditEvent) -> RecordFuture<'_> {
+        Box::pin(async move {
+            self.0.audit_later(event).await;
+            Ok(())
+        })
+    }
 }
 
 /// Counts each admitted, authenticated request in the tenant's daily usage.

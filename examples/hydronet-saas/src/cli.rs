@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hydronet_core::{Plan, TenantId, UserId};
+use hydronet_core::{Clock, Plan, SystemClock, TenantId, UserId};
+use hydronet_tenancy::audit::{self as audit_log, Actor, SqlAudit};
 use hydronet_tenancy::password::Password;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -36,6 +37,12 @@ pub enum Command {
     },
     /// Applies pending database migrations and exits.
     Migrate,
+    /// Checks or prunes the tamper-evident audit log.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Creates the first system administrator. The password comes from
     /// HYDRONET_ADMIN_PASSWORD or is generated and printed once.
     Init {
@@ -46,6 +53,27 @@ pub enum Command {
             default_value = "admin@hydronet.localhost"
         )]
         email: String,
+    },
+}
+
+/// The `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verifies every tenant's hash chain (or one tenant's) and names the first record that
+    /// was edited, deleted or reordered. Exits with status 1 if any chain is broken.
+    Verify {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<TenantId>,
+    },
+    /// Deletes records older than a number of days, keeping what remains verifiable.
+    Prune {
+        /// Age in days of the newest record to delete.
+        #[arg(long)]
+        older_than: u32,
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<TenantId>,
     },
 }
 
@@ -82,6 +110,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Serve { bind } => serve(settings, bind).await,
             Command::Migrate => migrate(settings).await,
             Command::Init { email } => init(settings, &email).await,
+            Command::Audit { command } => audit(settings, command).await,
         }
     });
     match result {
@@ -127,9 +156,7 @@ async fn serve(settings: Settings, bind: SocketAddr) -> CliResult {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
 
-    if let Err(err) = state.usage.flush(&state.db).await {
-        tracing::error!(error = %err, "usage counters lost at shutdown");
-    }
+    state.shutdown().await;
     state.db.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
@@ -162,6 +189,56 @@ async fn migrate(settings: Settings) -> CliResult {
     db.migrate().await?;
     db.close().await;
     println!("migrations applied");
+    Ok(())
+}
+
+async fn audit(settings: Settings, command: AuditCommand) -> CliResult {
+    let db = Db::connect(&settings.database_url).await?;
+    db.migrate().await?;
+    let backend = match db.backend() {
+        crate::db::Backend::Sqlite => audit_log::Backend::Sqlite,
+        crate::db::Backend::Postgres => audit_log::Backend::Postgres,
+    };
+    // As the connecting user (the tables' owner, who alone may delete audit records),
+    // in the system scope so row-level security shows every tenant.
+    let mut store = SqlAudit::new(db.pool().clone(), backend);
+    if backend == audit_log::Backend::Postgres {
+        store = store.on_begin(vec![
+            "SELECT set_config('app.scope', 'system', true)".to_owned(),
+        ]);
+    }
+
+    match command {
+        AuditCommand::Verify { tenant } => {
+            let reports = store.verify(tenant).await?;
+            let mut broken = 0;
+            for report in &reports {
+                match &report.first_problem {
+                    None => println!("{}: ok ({} records)", report.tenant_id, report.records),
+                    Some(problem) => {
+                        broken += 1;
+                        println!(
+                            "{}: BROKEN at seq {} (record {}): {:?}",
+                            report.tenant_id, problem.seq, problem.id, problem.kind
+                        );
+                    }
+                }
+            }
+            db.close().await;
+            if broken > 0 {
+                return Err(
+                    format!("{broken} of {} audit chains are broken", reports.len()).into(),
+                );
+            }
+            println!("{} audit chains verified", reports.len());
+        }
+        AuditCommand::Prune { older_than, tenant } => {
+            let cutoff = SystemClock.now_millis() - i64::from(older_than) * 86_400_000;
+            let deleted = store.prune(tenant, cutoff).await?;
+            db.close().await;
+            println!("pruned {deleted} audit records older than {older_than} days");
+        }
+    }
     Ok(())
 }
 
@@ -211,7 +288,17 @@ async fn init(settings: Settings, email: &str) -> CliResult {
     let max_users = Resource::Users.limit(&state.limits.effective(tenant_id, plan));
     counts::take_slot(&mut tx, tenant_id, Resource::Users, max_users).await?;
     store::insert_user(&mut tx, tenant_id, user_id, email.as_str(), &hash, now).await?;
+    let event = audit_log::AuditEvent::at(
+        &*state.clock,
+        tenant_id,
+        Actor::System,
+        "system.admin_created",
+    )
+    .target(format!("user:{user_id}"))
+    .details(serde_json::json!({ "email": email.as_str() }));
+    state.audit_in(&mut tx, event).await?;
     tx.commit().await?;
+    state.shutdown().await;
 
     println!("system administrator created: {}", email.as_str());
     if generated {

@@ -4,8 +4,11 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hydronet_core::{Clock, SessionId, SystemClock, TenantId, UserId};
-use hydronet_tenancy::audit::{AuditEvent, AuditSink, TracingSink};
+use hydronet_core::{Clock, Problem, SessionId, SystemClock, TenantId, UserId};
+use hydronet_tenancy::audit::{
+    self as audit_log, AuditEvent, AuditSink, AuditWriter, BatchConfig, SqlAudit, TracingSink,
+    WriterTask,
+};
 use hydronet_tenancy::auth::AuthLayer;
 use hydronet_tenancy::bus::{BusHandler, RedisBus};
 use hydronet_tenancy::password::{PasswordHasher, PasswordPolicy};
@@ -22,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
 use crate::db::{Backend, Db, Tx};
+use crate::error::ApiError;
 use crate::limits::TenantLimits;
 use crate::store::{self, ClientInfo};
 use crate::usage::UsageRecorder;
@@ -92,8 +96,13 @@ pub struct Inner {
     pub redis: Option<RedisRevocations>,
     /// Roles and permissions of every tenant.
     pub rbac: Arc<Rbac>,
-    /// Where audit events go.
+    /// A copy of every audit event (structured logs in production, memory in tests).
     pub audit: Arc<dyn AuditSink>,
+    /// The audit log in the database.
+    pub audit_store: SqlAudit,
+    /// Batches events that need not be durable before the response.
+    pub audit_writer: AuditWriter,
+    audit_task: tokio::sync::Mutex<Option<WriterTask>>,
     /// Serialises role assignments, so guards such as "keep one owner" hold.
     pub role_changes: tokio::sync::Mutex<()>,
     /// Login throttling per account and address; fails closed while Redis is down.
@@ -182,6 +191,9 @@ impl AppState {
             )),
         });
         let usage = Arc::new(UsageRecorder::new(clock.clone()));
+        let audit_store = audit_store(&db);
+        let (audit_writer, audit_task) =
+            AuditWriter::spawn(audit_store.clone(), BatchConfig::default());
 
         let state = Self {
             inner: Arc::new(Inner {
@@ -192,6 +204,9 @@ impl AppState {
                 limits,
                 budget,
                 usage,
+                audit_store,
+                audit_writer,
+                audit_task: tokio::sync::Mutex::new(Some(audit_task)),
                 limiter,
                 settings,
                 db,
@@ -275,11 +290,47 @@ impl AppState {
         }
     }
 
-    /// Records an audit event; a failure is logged, not returned, until the audit log has
-    /// durable storage of its own.
-    pub async fn record(&self, event: AuditEvent) {
+    /// Appends a security event to the audit log inside `tx`: the action and its record
+    /// commit together, or neither does (503 `audit_unavailable`).
+    pub async fn audit_in(&self, tx: &mut Tx, event: AuditEvent) -> Result<(), ApiError> {
+        let backend = audit_backend(&self.db);
+        audit_log::append(tx, backend, std::slice::from_ref(&event))
+            .await
+            .map_err(audit_unavailable)?;
+        self.mirror(event).await;
+        Ok(())
+    }
+
+    /// Makes a security event durable now, in a transaction of its own.
+    pub async fn audit_now(&self, event: AuditEvent) -> Result<(), ApiError> {
+        let mut tx = self.db.system().await.map_err(audit_unavailable)?;
+        self.audit_in(&mut tx, event).await?;
+        tx.commit().await.map_err(audit_unavailable)
+    }
+
+    /// Queues an ordinary event; it is written within a fraction of a second, and a full
+    /// queue makes the caller wait rather than lose it.
+    pub async fn audit_later(&self, event: AuditEvent) {
+        if let Err(err) = self.audit_writer.record(event.clone()).await {
+            tracing::error!(error = %err, "audit event not queued");
+        }
+        self.mirror(event).await;
+    }
+
+    async fn mirror(&self, event: AuditEvent) {
         if let Err(err) = self.audit.record(event).await {
-            tracing::error!(error = %err, "audit event lost");
+            tracing::warn!(error = %err, "audit mirror failed");
+        }
+    }
+
+    /// Finishes background work before the process exits: every queued audit event and
+    /// every usage count is written.
+    pub async fn shutdown(&self) {
+        if let Some(task) = self.audit_task.lock().await.take() {
+            task.shutdown().await;
+        }
+        if let Err(err) = self.usage.flush(&self.db).await {
+            tracing::error!(error = %err, "usage counters lost at shutdown");
         }
     }
 
@@ -520,6 +571,36 @@ impl TokenBudget for Budget {
             Budget::Redis(budget) => budget.usage(tenant).await,
         }
     }
+}
+
+fn audit_backend(db: &Db) -> audit_log::Backend {
+    match db.backend() {
+        Backend::Sqlite => audit_log::Backend::Sqlite,
+        Backend::Postgres => audit_log::Backend::Postgres,
+    }
+}
+
+/// The audit store over the application's pool, working as the app role in the system
+/// scope on PostgreSQL (it writes every tenant's chain).
+fn audit_store(db: &Db) -> SqlAudit {
+    let store = SqlAudit::new(db.pool().clone(), audit_backend(db));
+    match db.backend() {
+        Backend::Sqlite => store,
+        Backend::Postgres => store.on_begin(vec![
+            "SET LOCAL ROLE hydronet_app".to_owned(),
+            "SELECT set_config('app.scope', 'system', true)".to_owned(),
+        ]),
+    }
+}
+
+fn audit_unavailable(err: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %err, "audit log unavailable; refusing the action");
+    Problem::new(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        "audit_unavailable",
+        "The action cannot be recorded right now, so it was not carried out; retry shortly.",
+    )
+    .into()
 }
 
 /// The casbin adapter over the application's pool; on PostgreSQL it works as the app role

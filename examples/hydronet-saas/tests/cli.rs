@@ -204,3 +204,40 @@ fn init_refuses_a_weak_given_password() {
         text(&output)
     );
 }
+
+#[tokio::test]
+async fn audit_verify_names_the_first_tampered_record() {
+    let dir = Workdir::new();
+    let init = production(&dir.0)
+        .args(["init", "--email", "audit@example.com"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", text(&init));
+
+    let clean = production(&dir.0)
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(clean.status.success(), "{}", text(&clean));
+    assert!(text(&clean).contains("ok (1 records)"), "{}", text(&clean));
+
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", dir.0.join("hydronet.db").display());
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE audit_events SET details = '{\"email\":\"someone-else@example.com\"}' WHERE seq = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let tampered = production(&dir.0)
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(!tampered.status.success());
+    let out = text(&tampered);
+    assert!(
+        out.contains("BROKEN at seq 1") && out.contains("Edited"),
+        "{out}"
+    );
+}

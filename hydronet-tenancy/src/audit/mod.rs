@@ -1,10 +1,15 @@
-//! Audit events and the sinks that record them.
+//! Audit events, the sinks that record them, and a tamper-evident SQL log.
 //!
-//! Every sensitive action becomes an [`AuditEvent`] handed to an [`AuditSink`]. This
-//! module defines the event and the trait with two implementations: [`TracingSink`], which
-//! writes one structured `tracing` event per record (target `hydronet::audit`), and
-//! [`MemorySink`], which keeps events in memory for tests. Durable storage plugs in as
-//! another sink.
+//! Every sensitive action becomes an [`AuditEvent`] handed to an [`AuditSink`]:
+//!
+//! - [`TracingSink`] writes one structured `tracing` event per record (target
+//!   `hydronet::audit`); [`MemorySink`] keeps events for tests; [`FanOut`] sends to several.
+//! - With the `sqlx` feature, `SqlAudit` stores events in PostgreSQL or SQLite as one
+//!   SHA-256 hash chain per tenant, which `SqlAudit::verify` checks and `SqlAudit::prune`
+//!   shortens without breaking; `append` writes inside the caller's own transaction, so an
+//!   action and its record commit together; `AuditWriter` batches ordinary events through
+//!   a bounded queue and drains it on shutdown.
+//! - [`AuditLayer`] records requests by route policy: writes, refusals and chosen reads.
 //!
 //! # Example
 //!
@@ -36,6 +41,27 @@ use hydronet_core::{ApiKeyId, Clock, SystemClock, TenantId, UserId};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
+
+#[cfg(feature = "sqlx")]
+mod batch;
+#[cfg(feature = "sqlx")]
+mod chain;
+#[cfg(feature = "sqlx")]
+mod sql;
+#[cfg(all(test, feature = "sqlx"))]
+mod test_db;
+#[cfg(feature = "sqlx")]
+mod verify;
+
+#[cfg(feature = "sqlx")]
+pub use batch::{AuditWriter, BatchConfig, WriterTask};
+#[cfg(feature = "sqlx")]
+pub use sql::{
+    AuditFilter, Backend, MAX_QUERY_LIMIT, POSTGRES_SCHEMA, SQLITE_SCHEMA, SqlAudit, StoredEvent,
+    append,
+};
+#[cfg(feature = "sqlx")]
+pub use verify::{ChainProblem, ChainReport, ProblemKind};
 
 /// Who performed an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -2,13 +2,12 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use http::{HeaderMap, Method};
+use http::Method;
 use hydronet_core::{Problem, TenantContext, TenantId};
-use hydronet_tenancy::audit::{Actor, AuditEvent};
 use hydronet_tenancy::rbac::Permission;
 use serde_json::{Value, json};
 
-use super::{Access, Endpoint, endpoint};
+use super::{Access, Client, Endpoint, endpoint};
 use crate::body::JsonObject;
 use crate::error::{ApiError, ApiResult};
 use crate::limits::LimitOverrides;
@@ -59,7 +58,7 @@ async fn get_limits(
 async fn put_limits(
     State(state): State<AppState>,
     ctx: TenantContext,
-    headers: HeaderMap,
+    client: Client,
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
@@ -81,22 +80,13 @@ async fn put_limits(
         .bind(&tenant.id)
         .execute(&mut *tx)
         .await?;
+    let event = client
+        .caller_event(&state, &ctx, "tenant.limits_changed")
+        .target(format!("tenant:{tenant_id}"))
+        .details(json!({ "overrides": overrides }));
+    state.audit_in(&mut tx, event).await?;
     tx.commit().await?;
     state.limits.set(tenant_id, overrides);
     state.announce_policy_change(tenant_id).await;
-
-    let actor = ctx.user_id().map_or(Actor::System, Actor::User);
-    let mut event = AuditEvent::at(
-        &*state.clock,
-        ctx.tenant_id(),
-        actor,
-        "tenant.limits_changed",
-    )
-    .target(format!("tenant:{tenant_id}"))
-    .details(json!({ "overrides": overrides }));
-    if let Some(id) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
-        event = event.request_id(id);
-    }
-    state.record(event).await;
     Ok(Json(limits_json(&state, &tenant)))
 }

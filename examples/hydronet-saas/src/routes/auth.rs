@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use http::Method;
 use hydronet_core::{Plan, Problem, SessionId, TenantContext, TenantId, UserId};
+use hydronet_tenancy::audit::{Actor, Outcome};
 use hydronet_tenancy::password::{Password, PasswordRejection, Verification};
 use hydronet_tenancy::quota::LoginRefusal;
 use hydronet_tenancy::rbac::Permission;
@@ -155,6 +156,11 @@ async fn register(
     let max_users = Resource::Users.limit(&state.limits.effective(tenant_id, plan));
     counts::take_slot(&mut tx, tenant_id, Resource::Users, max_users).await?;
     store::insert_user(&mut tx, tenant_id, user_id, email.as_str(), &hash, now).await?;
+    let event = client
+        .event(&state, tenant_id, Actor::User(user_id), "auth.registered")
+        .target(format!("tenant:{tenant_id}"))
+        .details(json!({ "email": email.as_str(), "tenant_name": tenant_name.as_str() }));
+    state.audit_in(&mut tx, event).await?;
 
     let tenant = store::tenant(&mut tx, tenant_id)
         .await?
@@ -223,8 +229,22 @@ async fn login(
         return Ok(refusal);
     }
 
-    let Some((tenant, user)) = verify_login(&state, &account, &password).await? else {
-        return Err(invalid_credentials().into());
+    let (tenant, user) = match verify_login(&state, &account, &password).await? {
+        Login::Valid(tenant, user) => (*tenant, *user),
+        Login::Invalid(known) => {
+            // Recorded under the account's tenant, or the unattributed chain for unknown
+            // emails; durable before the answer, like every authentication event.
+            let (tenant, actor) = known.map_or(
+                (TenantId::from_uuid(uuid::Uuid::nil()), Actor::System),
+                |(t, u)| (t, Actor::User(u)),
+            );
+            let event = client
+                .event(&state, tenant, actor, "auth.login_failed")
+                .outcome(Outcome::Denied)
+                .details(json!({ "email": account }));
+            state.audit_now(event).await?;
+            return Err(invalid_credentials().into());
+        }
     };
 
     if user.status != "active" {
@@ -248,6 +268,8 @@ async fn login(
     let mut tx = state.db.tenant(tenant_id).await?;
     let roles = state.rbac.roles_of(tenant_id, user_id);
     store::touch_login(&mut tx, tenant_id, user_id, state.now()).await?;
+    let event = client.event(&state, tenant_id, Actor::User(user_id), "auth.login");
+    state.audit_in(&mut tx, event).await?;
     let pair = state
         .start_session(&mut tx, &tenant, &user, &roles, &client.info())
         .await?;
@@ -257,13 +279,17 @@ async fn login(
     Ok(Json(signed_in(&pair, &tenant, &user, &roles)).into_response())
 }
 
-/// The account behind `email` if `password` is its password. Unknown accounts cost the
-/// same hashing time as known ones, so timing tells an attacker nothing.
-async fn verify_login(
-    state: &AppState,
-    email: &str,
-    password: &Password,
-) -> ApiResult<Option<(TenantRow, UserRow)>> {
+/// What a password check found.
+enum Login {
+    /// The password is right.
+    Valid(Box<TenantRow>, Box<UserRow>),
+    /// It is not; the account, when one exists.
+    Invalid(Option<(TenantId, UserId)>),
+}
+
+/// Checks `password` for the account behind `email`. Unknown accounts cost the same
+/// hashing time as known ones, so timing tells an attacker nothing.
+async fn verify_login(state: &AppState, email: &str, password: &Password) -> ApiResult<Login> {
     let mut tx = state.db.system().await?;
     let user = store::user_by_email(&mut tx, email).await?;
     let tenant = match &user {
@@ -272,19 +298,20 @@ async fn verify_login(
     };
     tx.commit().await?;
 
+    let known = user.as_ref().map(|u| (u.tenant(), u.user_id()));
     let (Some(user), Some(tenant), Some(hash)) =
         (user.clone(), tenant, user.and_then(|u| u.password_hash))
     else {
         state.hasher.verify_dummy(password).await;
-        return Ok(None);
+        return Ok(Login::Invalid(known));
     };
     match state.hasher.verify(password, &hash).await? {
-        Verification::Invalid => Ok(None),
+        Verification::Invalid => Ok(Login::Invalid(known)),
         Verification::Valid { needs_rehash } => {
             if needs_rehash {
                 rehash(state, &user, password).await?;
             }
-            Ok(Some((tenant, user)))
+            Ok(Login::Valid(Box::new(tenant), Box::new(user)))
         }
     }
 }
@@ -300,7 +327,11 @@ async fn rehash(state: &AppState, user: &UserRow, password: &Password) -> ApiRes
 
 /// `POST /api/auth/refresh` `{refresh_token}`: exchanges a refresh token for a new pair.
 /// Each refresh token works once; presenting a spent one revokes its whole session.
-async fn refresh(State(state): State<AppState>, body: JsonObject) -> ApiResult<Json<Value>> {
+async fn refresh(
+    State(state): State<AppState>,
+    client: Client,
+    body: JsonObject,
+) -> ApiResult<Json<Value>> {
     let mut fields = Fields::new(body);
     let token = fields.required_str("refresh_token");
     fields.finish()?;
@@ -321,6 +352,12 @@ async fn refresh(State(state): State<AppState>, body: JsonObject) -> ApiResult<J
     if spent {
         // Someone replayed a token: whoever holds the family now, it is compromised.
         store::revoke_session(&mut tx, tenant_id, session, now).await?;
+        let user: UserId = row.user_id.parse().map_err(ApiError::internal)?;
+        let event = client
+            .event(&state, tenant_id, Actor::User(user), "auth.refresh_reused")
+            .target(format!("session:{session}"))
+            .outcome(Outcome::Denied);
+        state.audit_in(&mut tx, event).await?;
         tx.commit().await?;
         state.announce_revoked(&[session]).await;
         tracing::warn!(tenant_id = %tenant_id, session_id = %session, "refresh token reuse; session revoked");
@@ -351,7 +388,11 @@ async fn refresh(State(state): State<AppState>, body: JsonObject) -> ApiResult<J
 }
 
 /// `POST /api/auth/logout`: ends the caller's session; its tokens stop working at once.
-async fn logout(State(state): State<AppState>, ctx: TenantContext) -> ApiResult<Json<Value>> {
+async fn logout(
+    State(state): State<AppState>,
+    ctx: TenantContext,
+    client: Client,
+) -> ApiResult<Json<Value>> {
     let Some(session) = ctx.session_id() else {
         return Err(
             Problem::bad_request("no_session", "This credential has no session to end.").into(),
@@ -359,6 +400,10 @@ async fn logout(State(state): State<AppState>, ctx: TenantContext) -> ApiResult<
     };
     let mut tx = state.db.tenant(ctx.tenant_id()).await?;
     store::revoke_session(&mut tx, ctx.tenant_id(), session, state.now()).await?;
+    let event = client
+        .caller_event(&state, &ctx, "auth.logout")
+        .target(format!("session:{session}"));
+    state.audit_in(&mut tx, event).await?;
     tx.commit().await?;
     state.announce_revoked(&[session]).await;
     Ok(Json(json!({ "success": true, "message": "Logged out." })))
@@ -410,6 +455,11 @@ async fn change_password(
     let mut tx = state.db.tenant(tenant_id).await?;
     store::set_password_hash(&mut tx, tenant_id, user_id, &new_hash, now).await?;
     let revoked = store::revoke_user_sessions(&mut tx, tenant_id, user_id, now).await?;
+    let event = client
+        .caller_event(&state, &ctx, "user.password_changed")
+        .target(format!("user:{user_id}"))
+        .details(json!({ "sessions_revoked": revoked.len() }));
+    state.audit_in(&mut tx, event).await?;
     let roles = state.rbac.roles_of(tenant_id, user_id);
     let pair = state
         .start_session(&mut tx, &tenant, &user, &roles, &client.info())

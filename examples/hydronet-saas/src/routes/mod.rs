@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod roles;
@@ -16,6 +17,8 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use http::Method;
 use http::header::USER_AGENT;
 use http::request::Parts;
+use hydronet_core::{Principal, TenantContext, TenantId};
+use hydronet_tenancy::audit::{Actor, AuditEvent};
 use hydronet_tenancy::rbac::Permission;
 
 use crate::state::AppState;
@@ -67,6 +70,7 @@ pub fn all() -> Vec<Endpoint> {
         usage::endpoints(),
         roles::endpoints(),
         admin::endpoints(),
+        audit::endpoints(),
     ]
     .into_iter()
     .flatten()
@@ -80,9 +84,38 @@ pub struct Client {
     pub ip: Option<IpAddr>,
     /// The `User-Agent` header, cut to 256 characters.
     pub user_agent: Option<String>,
+    /// The request id set by the request-id layer.
+    pub request_id: Option<String>,
 }
 
 impl Client {
+    /// An audit event of this request: `actor` did `action` in `tenant`, stamped with the
+    /// state's clock, the request id, and the client's address and user agent.
+    pub fn event(
+        &self,
+        state: &AppState,
+        tenant: TenantId,
+        actor: Actor,
+        action: &str,
+    ) -> AuditEvent {
+        let mut event = AuditEvent::at(&*state.clock, tenant, actor, action);
+        event.request_id = self.request_id.clone();
+        event.client_addr = self.ip.map(|ip| ip.to_string());
+        event.user_agent = self.user_agent.clone();
+        event
+    }
+
+    /// As [`Client::event`] for the authenticated caller of `ctx`, with its credential id.
+    pub fn caller_event(&self, state: &AppState, ctx: &TenantContext, action: &str) -> AuditEvent {
+        let actor = match ctx.principal() {
+            Principal::User(user) => Actor::User(user),
+            Principal::ApiKey(key) => Actor::ApiKey(key),
+        };
+        let mut event = self.event(state, ctx.tenant_id(), actor, action);
+        event.token_id = ctx.token_id().map(str::to_owned);
+        event
+    }
+
     /// What is stored with a new session.
     pub fn info(&self) -> ClientInfo {
         ClientInfo {
@@ -105,6 +138,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(256).collect());
-        Ok(Self { ip, user_agent })
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Self {
+            ip,
+            user_agent,
+            request_id,
+        })
     }
 }

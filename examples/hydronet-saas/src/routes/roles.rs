@@ -7,13 +7,13 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, Method, StatusCode};
+use http::{Method, StatusCode};
 use hydronet_core::{Problem, TenantContext, TenantId, UserId};
-use hydronet_tenancy::audit::{Actor, AuditEvent, Outcome};
+use hydronet_tenancy::audit::{AuditEvent, Outcome};
 use hydronet_tenancy::rbac::{Permission, PermissionSet, builtin_role};
 use serde_json::{Value, json};
 
-use super::{Access, Endpoint, endpoint};
+use super::{Access, Client, Endpoint, endpoint};
 use crate::body::{Fields, JsonObject};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -101,52 +101,45 @@ fn read_permissions(body: JsonObject) -> Result<PermissionSet, Problem> {
     Ok(set)
 }
 
-/// Audit context of a role change.
+/// Audit context of a role change. A change is recorded before it is made: one that
+/// cannot be recorded is not made (503 `audit_unavailable`).
 struct Change<'a> {
     state: &'a AppState,
     ctx: &'a TenantContext,
-    request_id: Option<String>,
+    client: Client,
 }
 
 impl<'a> Change<'a> {
-    fn new(state: &'a AppState, ctx: &'a TenantContext, headers: &HeaderMap) -> Self {
-        let request_id = headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        Self {
-            state,
-            ctx,
-            request_id,
-        }
+    fn new(state: &'a AppState, ctx: &'a TenantContext, client: Client) -> Self {
+        Self { state, ctx, client }
     }
 
     fn event(&self, action: &str, target: String, outcome: Outcome, details: Value) -> AuditEvent {
-        let actor = self.ctx.user_id().map_or(Actor::System, Actor::User);
-        let mut event = AuditEvent::at(&*self.state.clock, self.ctx.tenant_id(), actor, action)
+        self.client
+            .caller_event(self.state, self.ctx, action)
             .target(target)
             .outcome(outcome)
-            .details(details);
-        if let Some(id) = &self.request_id {
-            event = event.request_id(id.clone());
-        }
-        event
+            .details(details)
     }
 
     /// Records a refused attempt and returns the refusal.
     async fn deny(&self, action: &str, target: String, problem: Problem) -> ApiError {
         let details = json!({ "reason": problem.code() });
-        self.state
-            .record(self.event(action, target, Outcome::Denied, details))
-            .await;
+        let event = self.event(action, target, Outcome::Denied, details);
+        if let Err(err) = self.state.audit_now(event).await {
+            tracing::error!(error = %err, "a refused role change could not be audited");
+        }
         problem.into()
     }
 
-    /// Records a change that took effect and tells the other instances.
-    async fn done(&self, action: &str, target: String, details: Value) {
-        self.state
-            .record(self.event(action, target, Outcome::Success, details))
-            .await;
+    /// Records a change about to be made.
+    async fn record(&self, action: &str, target: String, details: Value) -> ApiResult<()> {
+        let event = self.event(action, target, Outcome::Success, details);
+        self.state.audit_now(event).await
+    }
+
+    /// Tells the other instances that the tenant's policies changed.
+    async fn announce(&self) {
         self.state
             .announce_policy_change(self.ctx.tenant_id())
             .await;
@@ -165,7 +158,7 @@ fn escalation() -> Problem {
 async fn create(
     State(state): State<AppState>,
     ctx: TenantContext,
-    headers: HeaderMap,
+    client: Client,
     Path(name): Path<String>,
     body: JsonObject,
 ) -> ApiResult<Response> {
@@ -178,7 +171,7 @@ async fn create(
         .into());
     }
     let permissions = read_permissions(body)?;
-    let change = Change::new(&state, &ctx, &headers);
+    let change = Change::new(&state, &ctx, client);
     let target = format!("role:{name}");
 
     if state.rbac.role(tenant, &name).is_some() {
@@ -188,18 +181,14 @@ async fn create(
         return Err(change.deny("role.created", target, escalation()).await);
     }
 
+    let details = json!({ "permissions": permissions.names() });
+    change.record("role.created", target, details).await?;
     state
         .rbac
         .put_custom_role(tenant, &name, permissions)
         .await
         .map_err(ApiError::internal)?;
-    change
-        .done(
-            "role.created",
-            target,
-            json!({ "permissions": permissions.names() }),
-        )
-        .await;
+    change.announce().await;
     let body = json!({ "success": true, "role": role_json(&name, false, permissions) });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -219,14 +208,14 @@ fn custom_role(state: &AppState, tenant: TenantId, name: &str) -> Result<Permiss
 async fn update(
     State(state): State<AppState>,
     ctx: TenantContext,
-    headers: HeaderMap,
+    client: Client,
     Path(name): Path<String>,
     body: JsonObject,
 ) -> ApiResult<Json<Value>> {
     let (tenant, user) = caller(&ctx)?;
     let permissions = read_permissions(body)?;
     let before = custom_role(&state, tenant, &name)?;
-    let change = Change::new(&state, &ctx, &headers);
+    let change = Change::new(&state, &ctx, client);
     let target = format!("role:{name}");
 
     let held = state.rbac.permissions(tenant, user);
@@ -234,13 +223,14 @@ async fn update(
         return Err(change.deny("role.updated", target, escalation()).await);
     }
 
+    let details = json!({ "before": before.names(), "after": permissions.names() });
+    change.record("role.updated", target, details).await?;
     state
         .rbac
         .put_custom_role(tenant, &name, permissions)
         .await
         .map_err(ApiError::internal)?;
-    let details = json!({ "before": before.names(), "after": permissions.names() });
-    change.done("role.updated", target, details).await;
+    change.announce().await;
     Ok(Json(
         json!({ "success": true, "role": role_json(&name, false, permissions) }),
     ))
@@ -250,7 +240,7 @@ async fn update(
 async fn delete(
     State(state): State<AppState>,
     ctx: TenantContext,
-    headers: HeaderMap,
+    client: Client,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let (tenant, _) = caller(&ctx)?;
@@ -263,16 +253,17 @@ async fn delete(
         .into());
     }
 
+    let change = Change::new(&state, &ctx, client);
+    let details = json!({ "permissions": before.names() });
+    change
+        .record("role.deleted", format!("role:{name}"), details)
+        .await?;
     state
         .rbac
         .delete_custom_role(tenant, &name)
         .await
         .map_err(ApiError::internal)?;
-    let change = Change::new(&state, &ctx, &headers);
-    let details = json!({ "permissions": before.names() });
-    change
-        .done("role.deleted", format!("role:{name}"), details)
-        .await;
+    change.announce().await;
     Ok(Json(json!({ "success": true })))
 }
 
@@ -280,14 +271,14 @@ async fn delete(
 async fn assign(
     State(state): State<AppState>,
     ctx: TenantContext,
-    headers: HeaderMap,
+    client: Client,
     Path(id): Path<String>,
     body: JsonObject,
 ) -> ApiResult<Json<Value>> {
     let (tenant, actor) = caller(&ctx)?;
     let target_user = find_user(&state, tenant, &id).await?;
     let wanted = read_roles(&state, tenant, body)?;
-    let change = Change::new(&state, &ctx, &headers);
+    let change = Change::new(&state, &ctx, client);
     let target = format!("user:{target_user}");
 
     // One change at a time, so two concurrent demotions cannot remove the last owner.
@@ -297,19 +288,14 @@ async fn assign(
         return Err(change.deny("role.assigned", target, problem).await);
     }
 
+    let details = json!({ "before": current, "after": wanted });
+    change.record("role.assigned", target, details).await?;
     state
         .rbac
         .set_roles(tenant, target_user, &wanted)
         .await
         .map_err(ApiError::internal)?;
-    // `done` tells the other instances.
-    change
-        .done(
-            "role.assigned",
-            target,
-            json!({ "before": current, "after": wanted }),
-        )
-        .await;
+    change.announce().await;
     Ok(Json(json!({
         "success": true,
         "user_id": target_user,
