@@ -1,8 +1,15 @@
 //! Who is calling, for which tenant.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::{ApiKeyId, Plan, SessionId, TenantId, UserId};
+
+/// The client's address as the service established it: the connection's peer, or, when
+/// that peer is a trusted proxy, the address the proxy reported. Put in the request
+/// extensions by whatever knows the deployment's proxies; read by audit and throttling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientAddr(pub IpAddr);
 
 /// The authenticated party behind a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -50,6 +50,9 @@ pub struct Settings {
     /// `HYDRONET_REDIS_KEY_PREFIX`, default `hn:`: the namespace of this deployment's keys,
     /// so several deployments (or test runs) can share one Redis.
     pub redis_key_prefix: String,
+    /// `HYDRONET_TRUSTED_PROXIES`: reverse proxies (addresses or CIDR ranges) whose
+    /// `X-Forwarded-For` is believed. Default none.
+    pub trusted_proxies: Vec<crate::proxies::Cidr>,
     /// `HYDRONET_RATE_LIMIT_ON_OUTAGE`: `fallback` (default) to in-process request limits
     /// while Redis is down, or `fail_closed` (503).
     pub rate_limit_on_outage: OnOutage,
@@ -163,6 +166,13 @@ impl Settings {
                 None => std::thread::available_parallelism().map_or(2, usize::from),
             },
             plans: plans(&get)?,
+            trusted_proxies: crate::proxies::parse_list(
+                get("HYDRONET_TRUSTED_PROXIES").unwrap_or(""),
+            )
+            .map_err(|reason| ConfigError::Invalid {
+                name: "HYDRONET_TRUSTED_PROXIES",
+                reason,
+            })?,
             redis_key_prefix: get("HYDRONET_REDIS_KEY_PREFIX").unwrap_or("hn:").to_owned(),
             rate_limit_on_outage: on_outage(
                 get("HYDRONET_RATE_LIMIT_ON_OUTAGE"),

@@ -12,6 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod limits;
+pub mod proxies;
 pub mod routes;
 pub mod state;
 pub mod store;

@@ -241,3 +241,30 @@ async fn audit_verify_names_the_first_tampered_record() {
         "{out}"
     );
 }
+
+#[test]
+fn audit_prune_keeps_the_rest_verifiable() {
+    let dir = Workdir::new();
+    let init = production(&dir.0)
+        .args(["init", "--email", "prune@example.com"])
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", text(&init));
+
+    let prune = production(&dir.0)
+        .args(["audit", "prune", "--older-than", "0"])
+        .output()
+        .unwrap();
+    assert!(prune.status.success(), "{}", text(&prune));
+    assert!(
+        text(&prune).contains("pruned 1 audit records"),
+        "{}",
+        text(&prune)
+    );
+
+    let verify = production(&dir.0)
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", text(&verify));
+}

@@ -187,6 +187,9 @@ impl Seen {
 }
 
 fn client_addr<B>(req: &Request<B>) -> Option<String> {
+    if let Some(addr) = req.extensions().get::<hydronet_core::ClientAddr>() {
+        return Some(addr.0.to_string());
+    }
     #[cfg(feature = "axum")]
     if let Some(info) = req
         .extensions()

@@ -17,7 +17,7 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use http::Method;
 use http::header::USER_AGENT;
 use http::request::Parts;
-use hydronet_core::{Principal, TenantContext, TenantId};
+use hydronet_core::{ClientAddr, Principal, TenantContext, TenantId};
 use hydronet_tenancy::audit::{Actor, AuditEvent};
 use hydronet_tenancy::rbac::Permission;
 
@@ -129,10 +129,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+        // The address resolved behind trusted proxies, else the connection's peer.
+        let ip = match parts.extensions.get::<ClientAddr>() {
+            Some(ClientAddr(ip)) => Some(*ip),
+            None => parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        };
         let user_agent = parts
             .headers
             .get(USER_AGENT)

@@ -336,3 +336,47 @@ async fn rows_of_nil(app: &TestApp) -> Vec<String> {
         .map(|(a, r)| format!("{a} {r}"))
         .collect()
 }
+
+#[tokio::test]
+async fn client_addresses_come_from_trusted_proxies_only() {
+    use std::net::SocketAddr;
+
+    use axum::extract::ConnectInfo;
+
+    let app = TestApp::new().await;
+    let owner = app.register("p@audit-p.example", "P").await;
+    let tenant = owner.body["tenant"]["id"].as_str().unwrap().to_owned();
+
+    for (peer, forwarded) in [
+        ("127.0.0.1:4000", "198.51.100.7"),
+        ("203.0.113.5:4000", "6.6.6.6"),
+    ] {
+        let mut request = http::Request::post("/api/auth/login")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", forwarded)
+            .body(axum::body::Body::from(
+                json!({ "email": "p@audit-p.example", "password": "nope-nope-nope" }).to_string(),
+            ))
+            .unwrap();
+        let peer: SocketAddr = peer.parse().unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer));
+        app.send(request)
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+
+    let failures: Vec<Option<String>> = app
+        .audit
+        .events()
+        .iter()
+        .filter(|e| e.action == "auth.login_failed" && e.tenant_id.to_string() == tenant)
+        .map(|e| e.client_addr.clone())
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            Some("198.51.100.7".to_owned()),
+            Some("203.0.113.5".to_owned())
+        ]
+    );
+}

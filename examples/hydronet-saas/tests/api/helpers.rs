@@ -118,6 +118,10 @@ impl TestApp {
                 "HYDRONET_PASSWORD_HASH_CONCURRENCY".to_owned(),
                 "2".to_owned(),
             ),
+            (
+                "HYDRONET_TRUSTED_PROXIES".to_owned(),
+                "127.0.0.1".to_owned(),
+            ),
         ]);
         if let Some(redis) = redis {
             vars.insert("REDIS_URL".to_owned(), redis);

@@ -239,3 +239,22 @@ async fn a_policy_change_reaches_another_instance_within_seconds() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+#[ignore = "needs HYDRONET_TEST_DATABASE_URL"]
+async fn the_app_role_can_only_append_to_the_audit_log() {
+    require_postgres();
+    let app = TestApp::new().await;
+    let reply = app.register("append@only.example", "Append").await;
+    let tenant = reply.body["tenant"]["id"].as_str().unwrap().to_owned();
+
+    for statement in [
+        "UPDATE audit_events SET details = '{}' WHERE tenant_id = $1",
+        "DELETE FROM audit_events WHERE tenant_id = $1",
+    ] {
+        let mut tx = app.state.db.system().await.unwrap();
+        let result = sqlx::query(statement).bind(&tenant).execute(&mut *tx).await;
+        let err = result.expect_err(statement).to_string();
+        assert!(err.contains("permission denied"), "{statement}: {err}");
+    }
+}
