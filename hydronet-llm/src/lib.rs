@@ -1,2 +1,40 @@
-//! The HydroNet LLM client.
+//! The HydroNet LLM client: one [`ChatModel`] trait for every provider, with the chat
+//! vocabulary of the OpenAI wire format that DashScope (Qwen), OpenAI, vLLM and Ollama
+//! share.
+//!
+//! - [`types`]: messages, tool calls, requests, responses, usage and stream events, each
+//!   keeping the fields it does not model;
+//! - [`ChatModel`]: complete or stream, object-safe so a server can choose a provider at
+//!   run time;
+//! - [`OfflineModel`]: for running without a provider — it says so in its reply;
+//! - [`ScriptedModel`]: plays back a script, for tests;
+//! - [`sse`]: an incremental Server-Sent Events parser for streamed replies.
+//!
+//! # Example
+//!
+//! ```
+//! use hydronet_llm::{ChatModel, ChatRequest, Message, ScriptedModel};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let model = ScriptedModel::new().reply("Use Hazen–Williams for water at normal temperatures.", 20, 9);
+//! let request = ChatRequest::new(vec![
+//!     Message::system("You are a water-network engineering assistant."),
+//!     Message::user("Which head-loss formula should I use?"),
+//! ]);
+//! let reply = model.complete(request).await.unwrap();
+//! assert_eq!(reply.usage.unwrap().total_tokens, 29);
+//! # }
+//! ```
 #![warn(missing_docs)]
+
+mod model;
+mod offline;
+mod scripted;
+pub mod sse;
+pub mod types;
+
+pub use model::{BoxFuture, ChatModel, ChatStream, LlmError};
+pub use offline::{OFFLINE_REPLY, OfflineModel};
+pub use scripted::{ScriptedModel, Turn};
+pub use types::{ChatRequest, ChatResponse, Message, Role, StreamEvent, Tool, ToolCall, Usage};
