@@ -30,11 +30,13 @@
 
 mod model;
 mod offline;
+mod openai;
 mod scripted;
 pub mod sse;
 pub mod types;
 
 pub use model::{BoxFuture, ChatModel, ChatStream, LlmError};
 pub use offline::{OFFLINE_REPLY, OfflineModel};
+pub use openai::{DASHSCOPE_BASE_URL, DEFAULT_MODEL, OpenAiConfig, OpenAiModel};
 pub use scripted::{ScriptedModel, Turn};
 pub use types::{ChatRequest, ChatResponse, Message, Role, StreamEvent, Tool, ToolCall, Usage};
