@@ -8,6 +8,8 @@
 //!   run time;
 //! - [`OfflineModel`]: for running without a provider — it says so in its reply;
 //! - [`ScriptedModel`]: plays back a script, for tests;
+//! - [`OpenAiModel`]: any OpenAI-compatible endpoint, DashScope's by default;
+//! - [`layers`]: retries, a concurrency limit and metering as tower layers;
 //! - [`sse`]: an incremental Server-Sent Events parser for streamed replies.
 //!
 //! # Example
@@ -28,6 +30,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod layers;
 mod model;
 mod offline;
 mod openai;
