@@ -47,6 +47,16 @@ pub struct Settings {
     /// Each plan's limits: the built-in defaults, overridden by
     /// `HYDRONET_PLAN_<PLAN>_<LIMIT>` (for example `HYDRONET_PLAN_FREE_REQUESTS_PER_MINUTE`).
     pub plans: PlanCatalog,
+    /// `HYDRONET_LLM_BASE_URL`: an OpenAI-compatible endpoint. Default DashScope's.
+    pub llm_base_url: Option<String>,
+    /// `HYDRONET_LLM_MODEL`. Default `qwen-turbo`.
+    pub llm_model: Option<String>,
+    /// `ALIYUN_API_KEY` (or `DASHSCOPE_API_KEY`). Without one the offline model answers.
+    pub llm_api_key: Option<SecretString>,
+    /// `HYDRONET_LLM_MAX_TOKENS`: the longest reply, default 1024.
+    pub llm_max_tokens: u32,
+    /// `HYDRONET_LLM_CONTEXT_TOKENS`: the model's window for history, default 8000.
+    pub llm_context_tokens: u32,
     /// `HYDRONET_REDIS_KEY_PREFIX`, default `hn:`: the namespace of this deployment's keys,
     /// so several deployments (or test runs) can share one Redis.
     pub redis_key_prefix: String,
@@ -173,6 +183,19 @@ impl Settings {
                 name: "HYDRONET_TRUSTED_PROXIES",
                 reason,
             })?,
+            llm_base_url: get("HYDRONET_LLM_BASE_URL").map(str::to_owned),
+            llm_model: get("HYDRONET_LLM_MODEL").map(str::to_owned),
+            llm_api_key: get("ALIYUN_API_KEY")
+                .or_else(|| get("DASHSCOPE_API_KEY"))
+                .map(|key| SecretString::from(key.to_owned())),
+            llm_max_tokens: match get("HYDRONET_LLM_MAX_TOKENS") {
+                Some(v) => number("HYDRONET_LLM_MAX_TOKENS", v)?.clamp(1, 1_000_000) as u32,
+                None => 1024,
+            },
+            llm_context_tokens: match get("HYDRONET_LLM_CONTEXT_TOKENS") {
+                Some(v) => number("HYDRONET_LLM_CONTEXT_TOKENS", v)?.clamp(256, 10_000_000) as u32,
+                None => 8000,
+            },
             redis_key_prefix: get("HYDRONET_REDIS_KEY_PREFIX").unwrap_or("hn:").to_owned(),
             rate_limit_on_outage: on_outage(
                 get("HYDRONET_RATE_LIMIT_ON_OUTAGE"),

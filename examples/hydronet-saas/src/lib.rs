@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod body;
+pub mod chat_store;
 pub mod cli;
 pub mod config;
 pub mod counts;

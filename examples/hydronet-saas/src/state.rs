@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hydronet_core::{Clock, Problem, SessionId, SystemClock, TenantId, UserId};
+use hydronet_llm::layers::{ConcurrencyLimitLayer, RetryLayer};
+use hydronet_llm::{ChatModel, OfflineModel, OpenAiConfig, OpenAiModel};
 use hydronet_tenancy::audit::{
     self as audit_log, AuditEvent, AuditSink, AuditWriter, BatchConfig, SqlAudit, TracingSink,
     WriterTask,
@@ -65,6 +67,9 @@ pub enum StartError {
     /// `REDIS_URL` is malformed.
     #[error("invalid REDIS_URL: {0}")]
     Redis(#[from] redis::RedisError),
+    /// The model provider could not be set up.
+    #[error("cannot set up the language model client: {0}")]
+    Llm(String),
     /// The policies could not be loaded.
     #[error("cannot load access-control policies: {0}")]
     Rbac(#[from] RbacError),
@@ -96,6 +101,8 @@ pub struct Inner {
     pub redis: Option<RedisRevocations>,
     /// Roles and permissions of every tenant.
     pub rbac: Arc<Rbac>,
+    /// The language model, wrapped in retries and a concurrency limit.
+    pub model: Arc<dyn ChatModel>,
     /// A copy of every audit event (structured logs in production, memory in tests).
     pub audit: Arc<dyn AuditSink>,
     /// The audit log in the database.
@@ -153,7 +160,14 @@ impl TokenPair {
 impl AppState {
     /// Connects to the database, applies migrations and prepares keys, on the system clock.
     pub async fn new(settings: Settings) -> Result<Self, StartError> {
-        Self::with_parts(settings, Arc::new(SystemClock), Arc::new(TracingSink)).await
+        let model = build_model(&settings)?;
+        Self::with_parts(
+            settings,
+            Arc::new(SystemClock),
+            Arc::new(TracingSink),
+            model,
+        )
+        .await
     }
 
     /// As [`AppState::new`], with a chosen clock and audit sink.
@@ -161,6 +175,7 @@ impl AppState {
         settings: Settings,
         clock: Arc<dyn Clock>,
         audit: Arc<dyn AuditSink>,
+        model: Arc<dyn ChatModel>,
     ) -> Result<Self, StartError> {
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await?;
@@ -204,6 +219,7 @@ impl AppState {
                 limits,
                 budget,
                 usage,
+                model,
                 audit_store,
                 audit_writer,
                 audit_task: tokio::sync::Mutex::new(Some(audit_task)),
@@ -571,6 +587,35 @@ impl TokenBudget for Budget {
             Budget::Redis(budget) => budget.usage(tenant).await,
         }
     }
+}
+
+/// The configured model: an OpenAI-compatible provider behind retries and a concurrency
+/// limit, or, without an API key, the offline model (and a warning saying so).
+pub fn build_model(settings: &Settings) -> Result<Arc<dyn ChatModel>, StartError> {
+    use secrecy::ExposeSecret;
+    let Some(key) = &settings.llm_api_key else {
+        tracing::warn!(
+            "no ALIYUN_API_KEY or DASHSCOPE_API_KEY: chat answers with the offline model"
+        );
+        return Ok(Arc::new(OfflineModel));
+    };
+    let mut config = OpenAiConfig::default().api_key(key.expose_secret());
+    if let Some(url) = &settings.llm_base_url {
+        config = config.base_url(url);
+    }
+    if let Some(model) = &settings.llm_model {
+        config = config.model(model);
+    }
+    let provider = OpenAiModel::new(config).map_err(|err| StartError::Llm(err.to_string()))?;
+    tracing::info!(
+        model = provider.default_model(),
+        "chat uses an OpenAI-compatible provider"
+    );
+    let model = tower::ServiceBuilder::new()
+        .layer(ConcurrencyLimitLayer::new(64))
+        .layer(RetryLayer::new())
+        .service(provider);
+    Ok(Arc::new(model))
 }
 
 fn audit_backend(db: &Db) -> audit_log::Backend {

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod chat;
 pub mod health;
 pub mod roles;
 pub mod tenant;
@@ -68,6 +69,7 @@ pub fn all() -> Vec<Endpoint> {
         auth::endpoints(),
         tenant::endpoints(),
         usage::endpoints(),
+        chat::endpoints(),
         roles::endpoints(),
         admin::endpoints(),
         audit::endpoints(),

@@ -12,6 +12,7 @@ use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use hydronet_core::ManualClock;
 use hydronet_core::{TenantId, UserId};
+use hydronet_llm::{ChatModel, ScriptedModel};
 use hydronet_saas::config::{Settings, random_secret};
 use hydronet_saas::state::AppState;
 use hydronet_saas::store;
@@ -76,6 +77,8 @@ pub(crate) struct TestApp {
     pub(crate) router: Router,
     pub(crate) clock: ManualClock,
     pub(crate) audit: MemorySink,
+    /// The model chat calls reach; push turns onto it.
+    pub(crate) model: ScriptedModel,
     pub(crate) database_url: String,
     sqlite_file: Option<PathBuf>,
 }
@@ -102,6 +105,21 @@ impl TestApp {
         database_url: String,
         sqlite_file: Option<PathBuf>,
         redis: Option<String>,
+    ) -> Self {
+        Self::with_model(database_url, sqlite_file, redis, None).await
+    }
+
+    /// A new application on a new database whose chat calls reach `model`.
+    pub(crate) async fn with_chat_model(model: Arc<dyn ChatModel>) -> Self {
+        let (database_url, sqlite_file) = fresh_database().await;
+        Self::with_model(database_url, sqlite_file, redis_url(), Some(model)).await
+    }
+
+    async fn with_model(
+        database_url: String,
+        sqlite_file: Option<PathBuf>,
+        redis: Option<String>,
+        model: Option<Arc<dyn ChatModel>>,
     ) -> Self {
         let mut vars = HashMap::from([
             ("DEBUG".to_owned(), "true".to_owned()),
@@ -132,16 +150,23 @@ impl TestApp {
         let settings = Settings::from_map(&vars, None).expect("test settings");
         let clock = ManualClock::now();
         let audit = MemorySink::new();
-        let state =
-            AppState::with_parts(settings, Arc::new(clock.clone()), Arc::new(audit.clone()))
-                .await
-                .expect("the configured test database must be reachable");
+        let scripted = ScriptedModel::new();
+        let model = model.unwrap_or_else(|| Arc::new(scripted.clone()));
+        let state = AppState::with_parts(
+            settings,
+            Arc::new(clock.clone()),
+            Arc::new(audit.clone()),
+            model,
+        )
+        .await
+        .expect("the configured test database must be reachable");
         let router = hydronet_saas::app::router(state.clone());
         Self {
             state,
             router,
             clock,
             audit,
+            model: scripted,
             database_url,
             sqlite_file,
         }

@@ -14,6 +14,7 @@ use crate::helpers::{PASSWORD, Reply, TestApp};
 const ROLES: [&str; 5] = ["owner", "admin", "member", "auditor", "system_admin"];
 const EVERYONE: &[&str] = &ROLES;
 const MANAGERS: &[&str] = &["owner", "admin"];
+const CHATTERS: &[&str] = &["owner", "admin", "member"];
 const USAGE_READERS: &[&str] = &["owner", "admin", "auditor"];
 const OPERATORS: &[&str] = &["system_admin"];
 const AUDIT_READERS: &[&str] = &["owner", "admin", "auditor", "system_admin"];
@@ -31,6 +32,24 @@ fn expected() -> HashMap<(Method, &'static str), Option<&'static [&'static str]>
         ((Method::GET, "/api/auth/me"), Some(EVERYONE)),
         ((Method::GET, "/api/tenant/info"), Some(EVERYONE)),
         ((Method::GET, "/api/tenant/usage"), Some(USAGE_READERS)),
+        ((Method::POST, "/api/chat/conversations"), Some(CHATTERS)),
+        ((Method::GET, "/api/chat/conversations"), Some(CHATTERS)),
+        (
+            (Method::GET, "/api/chat/conversations/{id}"),
+            Some(CHATTERS),
+        ),
+        (
+            (Method::PATCH, "/api/chat/conversations/{id}"),
+            Some(CHATTERS),
+        ),
+        (
+            (Method::DELETE, "/api/chat/conversations/{id}"),
+            Some(CHATTERS),
+        ),
+        (
+            (Method::POST, "/api/chat/conversations/{id}/messages"),
+            Some(CHATTERS),
+        ),
         (
             (Method::GET, "/api/admin/tenants/{id}/limits"),
             Some(OPERATORS),
