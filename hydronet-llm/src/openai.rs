@@ -468,6 +468,13 @@ mod tests {
                 "data: {\"error\":{\"message\":\"quota exhausted upstream\"}}\n\n",
                 "data: {\"choices\":[{\"delta\":{\"content\":\"never\"}}]}\n\n",
             ]),
+            "flaky" if mock.seen.lock().unwrap().len() == 1 => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")], "busy").into_response(),
+            "flaky" => axum::Json(json!({
+                "id": "cmpl-2", "model": "flaky",
+                "choices": [{ "index": 0, "message": { "role": "assistant", "content": "second time lucky" }, "finish_reason": "stop" }],
+                "usage": { "prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4 }
+            }))
+            .into_response(),
             "limited" => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "3")], axum::Json(json!({ "error": { "message": "slow down" } }))).into_response(),
             "broken" => (StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response(),
             "hang" => {
@@ -679,6 +686,33 @@ mod tests {
         };
         assert!(!text.contains("secret-in-url"), "{text}");
         assert!(err.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn retries_a_429_then_succeeds_and_gives_up_on_persistent_500s() {
+        use tower::Layer;
+
+        use crate::layers::RetryLayer;
+
+        let (base, mock) = serve().await;
+        let retrying = RetryLayer::new()
+            .base_delay(Duration::from_millis(1))
+            .layer(model(&base).await);
+        let reply = retrying.complete(ask("flaky")).await.unwrap();
+        assert_eq!(reply.message.content.as_deref(), Some("second time lucky"));
+        assert_eq!(mock.seen.lock().unwrap().len(), 2);
+
+        let (base, mock) = serve().await;
+        let retrying = RetryLayer::new()
+            .base_delay(Duration::from_millis(1))
+            .layer(model(&base).await);
+        let err = retrying.complete(ask("broken")).await.unwrap_err();
+        assert!(matches!(err, LlmError::Status { status: 500, .. }));
+        assert_eq!(
+            mock.seen.lock().unwrap().len(),
+            3,
+            "three attempts, then the error"
+        );
     }
 
     #[test]

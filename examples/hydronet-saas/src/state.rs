@@ -591,6 +591,15 @@ impl TokenBudget for Budget {
 
 /// The configured model: an OpenAI-compatible provider behind retries and a concurrency
 /// limit, or, without an API key, the offline model (and a warning saying so).
+/// The name of the model chat uses by default, as `/v1/models` lists it.
+pub fn model_name(settings: &Settings) -> &str {
+    match (&settings.llm_api_key, &settings.llm_model) {
+        (None, _) => "offline",
+        (Some(_), Some(model)) => model,
+        (Some(_), None) => hydronet_llm::DEFAULT_MODEL,
+    }
+}
+
 pub fn build_model(settings: &Settings) -> Result<Arc<dyn ChatModel>, StartError> {
     use secrecy::ExposeSecret;
     let Some(key) = &settings.llm_api_key else {

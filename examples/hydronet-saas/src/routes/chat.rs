@@ -209,7 +209,7 @@ async fn remove(
 }
 
 /// Tokens in `text`, estimated at four characters a token.
-fn estimate(text: &str) -> u64 {
+pub(crate) fn estimate(text: &str) -> u64 {
     u64::try_from(text.chars().count().div_ceil(4)).unwrap_or(u64::MAX)
 }
 
@@ -244,7 +244,7 @@ fn context(
     (request, used)
 }
 
-fn quota_problem(err: BudgetError) -> ApiError {
+pub(crate) fn quota_problem(err: BudgetError) -> ApiError {
     match err {
         BudgetError::Exceeded { period, limit, .. } => Problem::new(
             StatusCode::FORBIDDEN,
@@ -262,7 +262,7 @@ fn quota_problem(err: BudgetError) -> ApiError {
     }
 }
 
-fn upstream_problem(err: &LlmError) -> Problem {
+pub(crate) fn upstream_problem(err: &LlmError) -> Problem {
     tracing::warn!(error = %err, "model call failed");
     match err {
         LlmError::Timeout => Problem::new(

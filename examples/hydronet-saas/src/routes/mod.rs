@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod chat;
+pub mod gateway;
 pub mod health;
 pub mod roles;
 pub mod tenant;
@@ -70,6 +71,7 @@ pub fn all() -> Vec<Endpoint> {
         tenant::endpoints(),
         usage::endpoints(),
         chat::endpoints(),
+        gateway::endpoints(),
         roles::endpoints(),
         admin::endpoints(),
         audit::endpoints(),

@@ -7,6 +7,7 @@ mod auth;
 mod chat;
 mod counts;
 mod errors;
+mod gateway;
 mod health;
 mod isolation;
 mod limits;

@@ -50,6 +50,8 @@ fn expected() -> HashMap<(Method, &'static str), Option<&'static [&'static str]>
             (Method::POST, "/api/chat/conversations/{id}/messages"),
             Some(CHATTERS),
         ),
+        ((Method::POST, "/v1/chat/completions"), Some(CHATTERS)),
+        ((Method::GET, "/v1/models"), Some(CHATTERS)),
         (
             (Method::GET, "/api/admin/tenants/{id}/limits"),
             Some(OPERATORS),
