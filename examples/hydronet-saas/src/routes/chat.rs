@@ -217,11 +217,12 @@ pub(crate) fn estimate(text: &str) -> u64 {
 /// and the new message. Returns it with its estimated prompt tokens.
 fn context(
     state: &AppState,
+    system_prompt: &str,
     history: &[chat_store::MessageRow],
     message: &str,
 ) -> (ChatRequest, u64) {
     let window = u64::from(state.settings.llm_context_tokens);
-    let mut used = estimate(DEFAULT_SYSTEM_PROMPT) + estimate(message);
+    let mut used = estimate(system_prompt) + estimate(message);
     let mut kept = Vec::new();
     for row in history.iter().rev().filter(|m| m.status == "ok") {
         let cost = estimate(&row.content);
@@ -236,7 +237,7 @@ fn context(
     }
     kept.reverse();
 
-    let mut messages = vec![Message::system(DEFAULT_SYSTEM_PROMPT)];
+    let mut messages = vec![Message::system(system_prompt)];
     messages.extend(kept);
     messages.push(Message::user(message));
     let mut request = ChatRequest::new(messages);
@@ -395,8 +396,15 @@ async fn send(
         .await?
         .ok_or_else(Problem::not_found)?;
     let history = chat_store::messages(&mut tx, tenant, &id, 200).await?;
+    let tenant_row = crate::store::tenant(&mut tx, tenant)
+        .await?
+        .ok_or_else(Problem::not_found)?;
     tx.commit().await?;
-    let (request, prompt_estimate) = context(&state, &history, &message);
+    let prompt = tenant_row
+        .system_prompt
+        .as_deref()
+        .unwrap_or(DEFAULT_SYSTEM_PROMPT);
+    let (request, prompt_estimate) = context(&state, prompt, &history, &message);
 
     let limits = state.limits.effective(tenant, ctx.plan());
     let budget = BudgetLimits {

@@ -433,3 +433,65 @@ async fn a_client_leaving_mid_stream_cancels_the_call_and_usage_is_recorded() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn the_tenants_own_system_prompt_leads_every_conversation() {
+    let app = TestApp::new().await;
+    let owner = app.register("sp@chat-sp.example", "Prompted").await;
+    let tenant = owner.body["tenant"]["id"].as_str().unwrap().to_owned();
+    let token = owner.token();
+    let (_, member) = app
+        .add_user(&tenant, "m@chat-sp.example", &["member"])
+        .await;
+
+    let default = app.get("/api/tenant/settings", Some(&token)).await;
+    assert_eq!(default.body["settings"]["system_prompt_is_default"], true);
+
+    let prompt = "You answer for the Riverside utility. Always cite the network model version.";
+    app.put(
+        "/api/tenant/settings",
+        json!({ "system_prompt": prompt }),
+        Some(&member.token()),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    let set = app
+        .put(
+            "/api/tenant/settings",
+            json!({ "system_prompt": prompt, "name": "Riverside Utility" }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(set.body["settings"]["name"], "Riverside Utility");
+    assert!(
+        app.audit
+            .events()
+            .iter()
+            .any(|e| e.action == "tenant.settings_changed")
+    );
+
+    let id = conversation(&app, &token).await;
+    app.model.clone().reply("ok", 1, 1);
+    say(&app, &token, &id, "hello").await;
+    assert_eq!(
+        app.model.requests()[0].messages[0].content.as_deref(),
+        Some(prompt)
+    );
+
+    let reset = app
+        .put(
+            "/api/tenant/settings",
+            json!({ "system_prompt": null }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(reset.body["settings"]["system_prompt_is_default"], true);
+    app.put(
+        "/api/tenant/settings",
+        json!({ "system_prompt": 42, "name": "" }),
+        Some(&token),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+}

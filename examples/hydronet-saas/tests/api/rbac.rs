@@ -31,6 +31,8 @@ fn expected() -> HashMap<(Method, &'static str), Option<&'static [&'static str]>
         ((Method::PUT, "/api/auth/change-password"), Some(EVERYONE)),
         ((Method::GET, "/api/auth/me"), Some(EVERYONE)),
         ((Method::GET, "/api/tenant/info"), Some(EVERYONE)),
+        ((Method::GET, "/api/tenant/settings"), Some(EVERYONE)),
+        ((Method::PUT, "/api/tenant/settings"), Some(MANAGERS)),
         ((Method::GET, "/api/tenant/usage"), Some(USAGE_READERS)),
         ((Method::POST, "/api/chat/conversations"), Some(CHATTERS)),
         ((Method::GET, "/api/chat/conversations"), Some(CHATTERS)),
