@@ -92,6 +92,9 @@ async fn each_security_action_is_recorded_once_without_secrets() {
         login.refresh(),
         refreshed.refresh(),
         changed.token(),
+        // The server's own secrets, as the test settings set them.
+        "test-secret-key-0123456789abcdefghijklmnop".to_owned(),
+        "test-jwt-secret-0123456789abcdefghijklmnop".to_owned(),
     ];
     let mut everything: Vec<String> = rows.iter().map(|(a, rest)| format!("{a} {rest}")).collect();
     everything.extend(
