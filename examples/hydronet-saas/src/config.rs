@@ -57,6 +57,9 @@ pub struct Settings {
     pub llm_max_tokens: u32,
     /// `HYDRONET_LLM_CONTEXT_TOKENS`: the model's window for history, default 8000.
     pub llm_context_tokens: u32,
+    /// `HYDRONET_AUDIT_SPOOL_DIR`: where queued audit events wait, on disk, until they are
+    /// written, so a crash loses none. Default `.hydronet/audit-spool`.
+    pub audit_spool_dir: std::path::PathBuf,
     /// `HYDRONET_REDIS_KEY_PREFIX`, default `hn:`: the namespace of this deployment's keys,
     /// so several deployments (or test runs) can share one Redis.
     pub redis_key_prefix: String,
@@ -196,6 +199,9 @@ impl Settings {
                 Some(v) => number("HYDRONET_LLM_CONTEXT_TOKENS", v)?.clamp(256, 10_000_000) as u32,
                 None => 8000,
             },
+            audit_spool_dir: get("HYDRONET_AUDIT_SPOOL_DIR")
+                .unwrap_or(".hydronet/audit-spool")
+                .into(),
             redis_key_prefix: get("HYDRONET_REDIS_KEY_PREFIX").unwrap_or("hn:").to_owned(),
             rate_limit_on_outage: on_outage(
                 get("HYDRONET_RATE_LIMIT_ON_OUTAGE"),

@@ -67,6 +67,9 @@ pub enum StartError {
     /// `REDIS_URL` is malformed.
     #[error("invalid REDIS_URL: {0}")]
     Redis(#[from] redis::RedisError),
+    /// The audit log's queue could not be set up.
+    #[error("cannot set up the audit log: {0}")]
+    Audit(String),
     /// The model provider could not be set up.
     #[error("cannot set up the language model client: {0}")]
     Llm(String),
@@ -207,8 +210,13 @@ impl AppState {
         });
         let usage = Arc::new(UsageRecorder::new(clock.clone()));
         let audit_store = audit_store(&db);
-        let (audit_writer, audit_task) =
-            AuditWriter::spawn(audit_store.clone(), BatchConfig::default());
+        let (audit_writer, audit_task) = AuditWriter::spawn_spooled(
+            audit_store.clone(),
+            BatchConfig::default(),
+            &settings.audit_spool_dir,
+        )
+        .await
+        .map_err(|err| StartError::Audit(err.to_string()))?;
 
         let state = Self {
             inner: Arc::new(Inner {

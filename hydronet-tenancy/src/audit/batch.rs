@@ -46,6 +46,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 
+use super::spool::Spool;
 use super::sql::SqlAudit;
 use super::{AuditError, AuditEvent, AuditSink, RecordFuture};
 
@@ -115,6 +116,8 @@ impl BatchConfig {
 pub struct AuditWriter {
     queue: mpsc::Sender<AuditEvent>,
     lost: Arc<AtomicU64>,
+    spool: Option<Arc<tokio::sync::Mutex<Spool>>>,
+    recovered: Arc<AtomicU64>,
 }
 
 /// The task behind an [`AuditWriter`]. Dropping it detaches the task, which then runs
@@ -129,9 +132,43 @@ pub struct WriterTask {
 impl AuditWriter {
     /// Starts the writer task on the current tokio runtime.
     pub fn spawn(store: SqlAudit, config: BatchConfig) -> (AuditWriter, WriterTask) {
+        Self::spawn_inner(store, config, None)
+    }
+
+    /// As [`AuditWriter::spawn`], with accepted events also kept in a spool file in
+    /// `spool_dir` until they are written, so a crash loses none of them. Events left by
+    /// processes that are gone are written first (those already in the database are
+    /// skipped); lines that cannot be read back are counted as lost.
+    pub async fn spawn_spooled(
+        store: SqlAudit,
+        config: BatchConfig,
+        spool_dir: &std::path::Path,
+    ) -> Result<(AuditWriter, WriterTask), AuditError> {
+        let (spool, orphans) =
+            Spool::open(spool_dir).map_err(|err| AuditError(format!("audit spool: {err}")))?;
+        let missing = store.missing(orphans.events).await?;
+        if !missing.is_empty() {
+            store.record_batch(&missing).await?;
+            tracing::warn!(target: "hydronet::audit", recovered = missing.len(), "audit events of a stopped process recovered");
+        }
+
+        let (writer, task) = Self::spawn_inner(store, config, Some(spool));
+        writer
+            .recovered
+            .store(missing.len() as u64, Ordering::Relaxed);
+        writer.lost.fetch_add(orphans.unreadable, Ordering::Relaxed);
+        Ok((writer, task))
+    }
+
+    fn spawn_inner(
+        store: SqlAudit,
+        config: BatchConfig,
+        spool: Option<Spool>,
+    ) -> (AuditWriter, WriterTask) {
         let (queue, events) = mpsc::channel(config.capacity);
         let (stop, stopped) = oneshot::channel();
         let lost = Arc::new(AtomicU64::new(0));
+        let spool = spool.map(|s| Arc::new(tokio::sync::Mutex::new(s)));
 
         let worker = Worker {
             store,
@@ -141,19 +178,39 @@ impl AuditWriter {
             deadline: None,
             outage: false,
             lost: lost.clone(),
+            spool: spool.clone(),
         };
         let handle = tokio::spawn(worker.run());
 
         let writer = AuditWriter {
             queue,
             lost: lost.clone(),
+            spool,
+            recovered: Arc::new(AtomicU64::new(0)),
         };
         (writer, WriterTask { stop, handle, lost })
+    }
+
+    /// How many events of stopped processes were recovered from the spool at start.
+    pub fn recovered(&self) -> u64 {
+        self.recovered.load(Ordering::Relaxed)
     }
 
     /// Queues `event`, waiting while the queue is full. Fails only once the writer has
     /// stopped.
     pub async fn send(&self, event: AuditEvent) -> Result<(), AuditError> {
+        // Spooled and queued under one lock, so the worker never empties the spool while
+        // an event is in it but not yet in the queue.
+        let _spooled = match &self.spool {
+            Some(spool) => {
+                let mut spool = spool.clone().lock_owned().await;
+                spool
+                    .append(&event)
+                    .map_err(|err| AuditError(format!("audit spool: {err}")))?;
+                Some(spool)
+            }
+            None => None,
+        };
         self.queue
             .send(event)
             .await
@@ -215,6 +272,7 @@ struct Worker {
     /// Whether the last write failed (so an outage is logged once).
     outage: bool,
     lost: Arc<AtomicU64>,
+    spool: Option<Arc<tokio::sync::Mutex<Spool>>>,
 }
 
 impl Worker {
@@ -266,7 +324,10 @@ impl Worker {
         let mut backoff = FIRST_BACKOFF;
         loop {
             match self.store.record_batch(batch).await {
-                Ok(()) => return self.written(batch),
+                Ok(()) => {
+                    self.written(batch);
+                    return self.settle_spool().await;
+                }
                 Err(err) => self.failed(&err, batch.len()),
             }
 
@@ -278,6 +339,18 @@ impl Worker {
             }
             self.pause(backoff).await;
             backoff = backoff.saturating_mul(2).min(self.config.max_backoff);
+        }
+    }
+
+    /// Empties the spool when everything accepted has been written: the batch just was,
+    /// and the queue is empty while senders are held off.
+    async fn settle_spool(&mut self) {
+        let Some(spool) = &self.spool else { return };
+        let mut spool = spool.lock().await;
+        if self.events.is_empty()
+            && let Err(err) = spool.clear()
+        {
+            tracing::error!(target: "hydronet::audit", error = %err, "audit spool not emptied");
         }
     }
 

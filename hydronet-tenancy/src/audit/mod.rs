@@ -38,7 +38,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use hydronet_core::{ApiKeyId, Clock, SystemClock, TenantId, UserId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -46,6 +46,8 @@ use uuid::Uuid;
 mod batch;
 #[cfg(feature = "sqlx")]
 mod chain;
+#[cfg(feature = "sqlx")]
+mod spool;
 #[cfg(feature = "sqlx")]
 mod sql;
 #[cfg(all(test, feature = "sqlx"))]
@@ -64,7 +66,7 @@ pub use sql::{
 pub use verify::{ChainProblem, ChainReport, ProblemKind};
 
 /// Who performed an action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "id", rename_all = "snake_case")]
 pub enum Actor {
     /// A signed-in user.
@@ -76,7 +78,7 @@ pub enum Actor {
 }
 
 /// How an action ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// It took effect.
@@ -88,7 +90,7 @@ pub enum Outcome {
 }
 
 /// One audited action.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// Time-ordered unique id.
     pub id: Uuid,

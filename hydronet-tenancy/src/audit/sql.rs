@@ -508,6 +508,42 @@ impl SqlAudit {
             .map_err(store_error("committing audit records"))
     }
 
+    /// The events of `events` not yet stored (matched by id), in their order.
+    pub async fn missing(&self, events: Vec<AuditEvent>) -> Result<Vec<AuditEvent>, AuditError> {
+        if events.is_empty() {
+            return Ok(events);
+        }
+        let mut tx = self.begin().await?;
+        let mut stored = std::collections::HashSet::new();
+        let mut tenants: Vec<TenantId> = events.iter().map(|e| e.tenant_id).collect();
+        tenants.sort();
+        tenants.dedup();
+        for tenant in tenants {
+            let since = events
+                .iter()
+                .filter(|e| e.tenant_id == tenant)
+                .map(|e| e.time_ms)
+                .min()
+                .unwrap_or(0);
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT id FROM audit_events WHERE tenant_id = $1 AND time_ms >= $2",
+            )
+            .bind(tenant.to_string())
+            .bind(since)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error("reading audit ids"))?;
+            stored.extend(rows.into_iter().map(|(id,)| id));
+        }
+        tx.commit()
+            .await
+            .map_err(store_error("reading audit ids"))?;
+        Ok(events
+            .into_iter()
+            .filter(|e| !stored.contains(&e.id.to_string()))
+            .collect())
+    }
+
     /// The newest records of one tenant matching `filter`, newest first (by `seq`), at most
     /// `filter.limit` of them and never more than [`MAX_QUERY_LIMIT`].
     pub async fn query(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>, AuditError> {

@@ -51,7 +51,10 @@ async fn health(State(state): State<AppState>) -> Response {
                 None => json!({ "status": "not_configured" }),
                 Some(result) => json!({ "status": up(result.is_ok()) }),
             },
-            "audit": { "lost_events": state.audit_writer.lost() },
+            "audit": {
+                "lost_events": state.audit_writer.lost(),
+                "recovered_events": state.audit_writer.recovered(),
+            },
             "rate_limiter": {
                 "mode": if state.bus.is_none() { "local" } else if limiter_degraded { "local_fallback" } else { "shared" },
                 "fallback_decisions": state.limiter.fallback_decisions(),

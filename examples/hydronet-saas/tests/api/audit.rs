@@ -383,3 +383,54 @@ async fn client_addresses_come_from_trusted_proxies_only() {
         ]
     );
 }
+
+#[tokio::test]
+async fn events_a_crashed_process_had_queued_are_recovered_once() {
+    let spool = std::env::temp_dir().join(format!(
+        "hydronet-spool-test-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
+    std::fs::create_dir_all(&spool).unwrap();
+    let tenant = TenantId::new();
+    let events: Vec<AuditEvent> = (0..3)
+        .map(|i| AuditEvent::new(tenant, Actor::System, "test.crashed").details(json!({ "i": i })))
+        .collect();
+    // What a process killed mid-flight leaves: its spool file, with a last line cut short.
+    let mut text: String = events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
+    text.push_str("{\"id\":\"0190");
+    std::fs::write(spool.join("crashed.jsonl"), text).unwrap();
+
+    let app = TestApp::with_spool(spool.clone()).await;
+
+    let stored = rows(&app, &tenant.to_string()).await;
+    assert_eq!(stored.len(), 3);
+    let health = app.get("/api/health", None).await;
+    assert_eq!(health.body["checks"]["audit"]["recovered_events"], 3);
+    assert_eq!(health.body["checks"]["audit"]["lost_events"], 1);
+    assert!(!spool.join("crashed.jsonl").exists());
+
+    // Had the crash come after the write, nothing would be written twice.
+    std::fs::write(
+        spool.join("again.jsonl"),
+        serde_json::to_string(&events[0]).unwrap() + "\n",
+    )
+    .unwrap();
+    app.state.shutdown().await;
+    let restarted = TestApp::with_model(
+        app.database_url.clone(),
+        None,
+        crate::helpers::redis_url(),
+        None,
+        Some(spool.clone()),
+    )
+    .await;
+    assert_eq!(
+        restarted.get("/api/health", None).await.body["checks"]["audit"]["recovered_events"],
+        0
+    );
+    assert_eq!(rows(&restarted, &tenant.to_string()).await.len(), 3);
+    let _ = std::fs::remove_dir_all(&spool);
+}

@@ -106,21 +106,38 @@ impl TestApp {
         sqlite_file: Option<PathBuf>,
         redis: Option<String>,
     ) -> Self {
-        Self::with_model(database_url, sqlite_file, redis, None).await
+        Self::with_model(database_url, sqlite_file, redis, None, None).await
+    }
+
+    /// A new application on a new database whose audit spool is `spool_dir`.
+    pub(crate) async fn with_spool(spool_dir: PathBuf) -> Self {
+        let (database_url, sqlite_file) = fresh_database().await;
+        Self::with_model(
+            database_url,
+            sqlite_file,
+            redis_url(),
+            None,
+            Some(spool_dir),
+        )
+        .await
     }
 
     /// A new application on a new database whose chat calls reach `model`.
     pub(crate) async fn with_chat_model(model: Arc<dyn ChatModel>) -> Self {
         let (database_url, sqlite_file) = fresh_database().await;
-        Self::with_model(database_url, sqlite_file, redis_url(), Some(model)).await
+        Self::with_model(database_url, sqlite_file, redis_url(), Some(model), None).await
     }
 
-    async fn with_model(
+    pub(crate) async fn with_model(
         database_url: String,
         sqlite_file: Option<PathBuf>,
         redis: Option<String>,
         model: Option<Arc<dyn ChatModel>>,
+        spool_dir: Option<PathBuf>,
     ) -> Self {
+        let spool_dir = spool_dir.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("hydronet-spool-{}", uuid::Uuid::now_v7().simple()))
+        });
         let mut vars = HashMap::from([
             ("DEBUG".to_owned(), "true".to_owned()),
             ("DATABASE_URL".to_owned(), database_url.clone()),
@@ -139,6 +156,10 @@ impl TestApp {
             (
                 "HYDRONET_TRUSTED_PROXIES".to_owned(),
                 "127.0.0.1".to_owned(),
+            ),
+            (
+                "HYDRONET_AUDIT_SPOOL_DIR".to_owned(),
+                spool_dir.display().to_string(),
             ),
         ]);
         if let Some(redis) = redis {
