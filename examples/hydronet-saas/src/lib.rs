@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod body;
+pub mod charge;
 pub mod chat_store;
 pub mod cli;
 pub mod config;

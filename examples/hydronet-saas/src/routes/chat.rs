@@ -18,13 +18,13 @@ use futures_util::{StreamExt, stream};
 use http::{HeaderMap, Method, StatusCode, header};
 use hydronet_core::{Problem, TenantContext, TenantId, UserId};
 use hydronet_llm::{ChatRequest, LlmError, Message, StreamEvent, Usage};
-use hydronet_tenancy::quota::{BudgetError, BudgetLimits, Reservation, TokenBudget};
 use hydronet_tenancy::rbac::Permission;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::{Access, Endpoint, endpoint};
 use crate::body::{Fields, JsonObject};
+use crate::charge::{Charge, estimate};
 use crate::chat_store::{self, NewMessage};
 use crate::counts::{self, Resource};
 use crate::error::{ApiError, ApiResult};
@@ -208,11 +208,6 @@ async fn remove(
     Ok(Json(json!({ "success": true })))
 }
 
-/// Tokens in `text`, estimated at four characters a token.
-pub(crate) fn estimate(text: &str) -> u64 {
-    u64::try_from(text.chars().count().div_ceil(4)).unwrap_or(u64::MAX)
-}
-
 /// The request for a turn: the system prompt, as much recent history as fits the window,
 /// and the new message. Returns it with its estimated prompt tokens.
 fn context(
@@ -245,24 +240,6 @@ fn context(
     (request, used)
 }
 
-pub(crate) fn quota_problem(err: BudgetError) -> ApiError {
-    match err {
-        BudgetError::Exceeded { period, limit, .. } => Problem::new(
-            StatusCode::FORBIDDEN,
-            "quota_exceeded",
-            format!(
-                "The tenant's LLM token budget for the {period:?} ({limit} tokens) is used up."
-            )
-            .to_lowercase(),
-        )
-        .into(),
-        BudgetError::Unavailable(cause) => {
-            tracing::error!(%cause, "token budget unavailable; refusing the call");
-            Problem::unavailable("The assistant is temporarily unavailable; retry shortly.").into()
-        }
-    }
-}
-
 pub(crate) fn upstream_problem(err: &LlmError) -> Problem {
     tracing::warn!(error = %err, "model call failed");
     match err {
@@ -281,31 +258,18 @@ pub(crate) fn upstream_problem(err: &LlmError) -> Problem {
 
 /// Everything a turn needs after its user message is stored.
 struct Turn {
+    charge: Charge,
     state: AppState,
     tenant: TenantId,
     conversation: String,
     user_message: String,
-    reservation: Reservation,
     prompt_estimate: u64,
 }
 
 impl Turn {
-    /// Records what a call used: settles the budget and counts the tokens.
+    /// Records what a call used.
     async fn meter(&self, usage: &Usage) {
-        let used = usage
-            .total_tokens
-            .max(usage.prompt_tokens + usage.completion_tokens);
-        if let Err(err) = self
-            .state
-            .budget
-            .settle(self.reservation.clone(), used)
-            .await
-        {
-            tracing::error!(error = %err, "token budget not settled");
-        }
-        self.state
-            .usage
-            .tokens(self.tenant, usage.prompt_tokens, usage.completion_tokens);
+        self.charge.meter(usage).await;
     }
 
     /// Stores the reply; returns its id.
@@ -331,9 +295,7 @@ impl Turn {
 
     /// Marks the turn failed and gives the whole reservation back (nothing was used).
     async fn fail(&self) {
-        if let Err(err) = self.state.budget.release(self.reservation.clone()).await {
-            tracing::error!(error = %err, "token reservation not released");
-        }
+        self.charge.release().await;
         self.mark_failed().await;
     }
 
@@ -406,17 +368,8 @@ async fn send(
         .unwrap_or(DEFAULT_SYSTEM_PROMPT);
     let (request, prompt_estimate) = context(&state, prompt, &history, &message);
 
-    let limits = state.limits.effective(tenant, ctx.plan());
-    let budget = BudgetLimits {
-        per_day: limits.tokens_per_day,
-        per_month: limits.tokens_per_month,
-    };
-    let estimate = prompt_estimate + u64::from(state.settings.llm_max_tokens);
-    let reservation = state
-        .budget
-        .reserve(tenant, estimate, budget)
-        .await
-        .map_err(quota_problem)?;
+    let tokens = prompt_estimate + u64::from(state.settings.llm_max_tokens);
+    let charge = Charge::reserve(&state, tenant, ctx.plan(), tokens).await?;
 
     let stored = async {
         let mut tx = state.db.tenant(tenant).await?;
@@ -434,17 +387,17 @@ async fn send(
     let user_message = match stored {
         Ok(stored) => stored,
         Err(err) => {
-            let _ = state.budget.release(reservation).await;
+            charge.release().await;
             return Err(err);
         }
     };
 
     let turn = Turn {
+        charge,
         state: state.clone(),
         tenant,
         conversation: id,
         user_message,
-        reservation,
         prompt_estimate,
     };
     if wants_stream {

@@ -12,16 +12,16 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
 use http::Method;
-use hydronet_core::{Problem, TenantContext, TenantId};
+use hydronet_core::{Problem, TenantContext};
 use hydronet_llm::{ChatRequest, LlmError, StreamEvent, Usage};
-use hydronet_tenancy::quota::{BudgetLimits, Reservation, TokenBudget};
 use hydronet_tenancy::rbac::Permission;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::chat::{estimate, quota_problem, upstream_problem};
+use super::chat::upstream_problem;
 use super::{Access, Endpoint, endpoint};
 use crate::body::JsonObject;
+use crate::charge::{Charge, estimate};
 use crate::error::ApiResult;
 use crate::state::{AppState, model_name};
 
@@ -56,38 +56,6 @@ fn created(state: &AppState) -> i64 {
     state.now()
 }
 
-/// A call admitted against the tenant's budget.
-struct Call {
-    state: AppState,
-    tenant: TenantId,
-    reservation: Reservation,
-}
-
-impl Call {
-    async fn meter(&self, usage: &Usage) {
-        let used = usage
-            .total_tokens
-            .max(usage.prompt_tokens + usage.completion_tokens);
-        if let Err(err) = self
-            .state
-            .budget
-            .settle(self.reservation.clone(), used)
-            .await
-        {
-            tracing::error!(error = %err, "token budget not settled");
-        }
-        self.state
-            .usage
-            .tokens(self.tenant, usage.prompt_tokens, usage.completion_tokens);
-    }
-
-    async fn release(&self) {
-        if let Err(err) = self.state.budget.release(self.reservation.clone()).await {
-            tracing::error!(error = %err, "token reservation not released");
-        }
-    }
-}
-
 /// `POST /v1/chat/completions`.
 async fn completions(
     State(state): State<AppState>,
@@ -113,22 +81,8 @@ async fn completions(
         .filter_map(|m| m.content.as_deref())
         .map(estimate)
         .sum();
-    let tenant = ctx.tenant_id();
-    let limits = state.limits.effective(tenant, ctx.plan());
-    let budget = BudgetLimits {
-        per_day: limits.tokens_per_day,
-        per_month: limits.tokens_per_month,
-    };
-    let reservation = state
-        .budget
-        .reserve(tenant, prompt + u64::from(max_tokens), budget)
-        .await
-        .map_err(quota_problem)?;
-    let call = Call {
-        state: state.clone(),
-        tenant,
-        reservation,
-    };
+    let tokens = prompt + u64::from(max_tokens);
+    let call = Charge::reserve(&state, ctx.tenant_id(), ctx.plan(), tokens).await?;
 
     if stream {
         return Ok(streamed(call, request).into_response());
@@ -168,7 +122,7 @@ fn chunk(id: &str, model: &str, created: i64, choices: Value, usage: Option<&Usa
 }
 
 fn streamed(
-    call: Call,
+    call: Charge,
     request: ChatRequest,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let (sender, receiver) = mpsc::channel::<Event>(64);
@@ -181,7 +135,7 @@ fn streamed(
 
 /// Relays the model's stream as OpenAI chunks, then a usage chunk and `[DONE]`; stops the
 /// upstream call as soon as the client is gone, metering what was used either way.
-async fn relay(call: Call, request: ChatRequest, sender: mpsc::Sender<Event>) {
+async fn relay(call: Charge, request: ChatRequest, sender: mpsc::Sender<Event>) {
     let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
     let model = request
         .model
