@@ -9,6 +9,7 @@ pub mod health;
 pub mod roles;
 pub mod tenant;
 pub mod usage;
+pub mod users;
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -73,6 +74,7 @@ pub fn all() -> Vec<Endpoint> {
         chat::endpoints(),
         gateway::endpoints(),
         roles::endpoints(),
+        users::endpoints(),
         admin::endpoints(),
         audit::endpoints(),
     ]

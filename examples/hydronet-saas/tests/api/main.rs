@@ -15,3 +15,4 @@ mod postgres;
 mod rbac;
 mod tokens;
 mod usage;
+mod users;

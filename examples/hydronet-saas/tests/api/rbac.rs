@@ -64,6 +64,18 @@ fn expected() -> HashMap<(Method, &'static str), Option<&'static [&'static str]>
         ),
         ((Method::GET, "/api/admin/audit-logs"), Some(AUDIT_READERS)),
         ((Method::GET, "/api/tenant/roles"), Some(MANAGERS)),
+        ((Method::GET, "/api/tenant/users"), Some(MANAGERS)),
+        ((Method::POST, "/api/tenant/users"), Some(MANAGERS)),
+        (
+            (Method::POST, "/api/tenant/users/{id}/disable"),
+            Some(MANAGERS),
+        ),
+        (
+            (Method::POST, "/api/tenant/users/{id}/enable"),
+            Some(MANAGERS),
+        ),
+        ((Method::DELETE, "/api/tenant/users/{id}"), Some(MANAGERS)),
+        ((Method::POST, "/api/auth/set-password"), None),
         ((Method::POST, "/api/tenant/roles/{name}"), Some(MANAGERS)),
         ((Method::PUT, "/api/tenant/roles/{name}"), Some(MANAGERS)),
         ((Method::DELETE, "/api/tenant/roles/{name}"), Some(MANAGERS)),
