@@ -12,7 +12,39 @@ use crate::state::AppState;
 
 /// The health endpoint.
 pub fn endpoints() -> Vec<Endpoint> {
-    vec![endpoint(Method::GET, "/api/health", Access::Public, health)]
+    vec![
+        endpoint(Method::GET, "/api/health", Access::Public, health),
+        endpoint(Method::GET, "/api/health/live", Access::Public, live),
+        endpoint(Method::GET, "/api/health/ready", Access::Public, ready),
+    ]
+}
+
+/// `GET /api/health/live`: the process answers. For restarting a stuck instance.
+async fn live() -> Json<serde_json::Value> {
+    Json(json!({ "status": "alive" }))
+}
+
+/// `GET /api/health/ready`: 200 when this instance can serve — its database answers and
+/// has every migration this build expects — else 503. For the load balancer.
+async fn ready(State(state): State<AppState>) -> Response {
+    let pending = state.db.pending_migrations().await;
+    let (code, status, reason) = match pending {
+        Ok(0) => (StatusCode::OK, "ready", None),
+        Ok(n) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            Some(format!("{n} migrations pending")),
+        ),
+        Err(err) => {
+            tracing::warn!(cause = %err, "readiness: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                Some("database unreachable".to_owned()),
+            )
+        }
+    };
+    (code, Json(json!({ "status": status, "reason": reason }))).into_response()
 }
 
 /// `healthy` when everything answers; `degraded` (still 200) when only Redis is down, since

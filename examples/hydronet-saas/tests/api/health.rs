@@ -55,3 +55,32 @@ async fn the_embedded_database_runs_in_wal_mode() {
         .unwrap();
     assert_eq!(mode, "wal");
 }
+
+#[tokio::test]
+async fn liveness_and_readiness_are_distinguished() {
+    let app = TestApp::new().await;
+    assert_eq!(
+        app.get("/api/health/live", None).await.body["status"],
+        "alive"
+    );
+    let ready = app.get("/api/health/ready", None).await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.body["status"], "ready");
+
+    // A migration this build expects is missing: not ready, though alive.
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
+    let pending = app.get("/api/health/ready", None).await;
+    assert_eq!(pending.status, 503);
+    assert_eq!(pending.body["reason"], "1 migrations pending");
+    assert_eq!(app.get("/api/health/live", None).await.status, 200);
+
+    app.state.db.close().await;
+    let down = app.get("/api/health/ready", None).await;
+    assert_eq!(down.status, 503);
+    assert_eq!(down.body["reason"], "database unreachable");
+}

@@ -24,6 +24,8 @@ const AUDIT_READERS: &[&str] = &["owner", "admin", "auditor", "system_admin"];
 fn expected() -> HashMap<(Method, &'static str), Option<&'static [&'static str]>> {
     HashMap::from([
         ((Method::GET, "/api/health"), None),
+        ((Method::GET, "/api/health/live"), None),
+        ((Method::GET, "/api/health/ready"), None),
         ((Method::POST, "/api/auth/register"), None),
         ((Method::POST, "/api/auth/login"), None),
         ((Method::POST, "/api/auth/refresh"), None),
