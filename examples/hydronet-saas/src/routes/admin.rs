@@ -1,9 +1,10 @@
 //! `/api/admin/*`: service-wide administration, for system administrators.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use http::Method;
 use hydronet_core::{Problem, TenantContext, TenantId};
+use hydronet_tenancy::quota::TokenBudget;
 use hydronet_tenancy::rbac::Permission;
 use serde_json::{Value, json};
 
@@ -19,9 +20,93 @@ pub fn endpoints() -> Vec<Endpoint> {
     let path = "/api/admin/tenants/{id}/limits";
     let admin = Access::Requires(Permission::AdminManage);
     vec![
+        endpoint(Method::GET, "/api/admin/tenants", admin, list_tenants),
+        endpoint(
+            Method::GET,
+            "/api/admin/tenants/{id}",
+            admin,
+            tenant_details,
+        ),
         endpoint(Method::GET, path, admin, get_limits),
         endpoint(Method::PUT, path, admin, put_limits),
     ]
+}
+
+/// `GET /api/admin/tenants?search=&cursor=&limit=`: every tenant, by id; `search` matches
+/// the name or slug.
+async fn list_tenants(
+    State(state): State<AppState>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let limit = match query.get("limit") {
+        None => 50,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| Problem::invalid_field("limit", "must be between 1 and 200"))?,
+    };
+    let search = query
+        .get("search")
+        .map(|s| s.trim().to_lowercase())
+        .unwrap_or_default();
+    let pattern = format!(
+        "%{}%",
+        search
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let cursor = query.get("cursor").cloned().unwrap_or_default();
+
+    let mut tx = state.db.system().await?;
+    let rows: Vec<TenantRow> = sqlx::query_as(
+        "SELECT id, name, slug, plan, status, created_at, system_prompt FROM tenants \
+         WHERE (LOWER(name) LIKE $1 ESCAPE '\\' OR slug LIKE $1 ESCAPE '\\') AND ($2 = '' OR id > $2) \
+         ORDER BY id LIMIT $3",
+    )
+    .bind(pattern)
+    .bind(&cursor)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|t| t.id.clone()))
+        .flatten();
+    let tenants: Vec<Value> = rows.iter().map(TenantRow::to_json).collect();
+    Ok(Json(
+        json!({ "success": true, "tenants": tenants, "next_cursor": next }),
+    ))
+}
+
+/// `GET /api/admin/tenants/{id}`: one tenant with its counts, usage and limits.
+async fn tenant_details(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let tenant = find_tenant(&state, &id).await?;
+    let tenant_id: TenantId = tenant.id.parse().map_err(ApiError::internal)?;
+    let mut tx = state.db.system().await?;
+    let users = store::count_users(&mut tx, tenant_id).await?;
+    let (conversations,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM conversations WHERE tenant_id = $1")
+            .bind(&tenant.id)
+            .fetch_one(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    let budget = state.budget.usage(tenant_id).await.map_err(|err| {
+        tracing::error!(error = %err, "token budget unavailable");
+        Problem::unavailable("Usage is temporarily unavailable; retry shortly.")
+    })?;
+
+    let mut body = tenant.to_json();
+    body["counts"] = json!({ "users": users, "conversations": conversations });
+    body["tokens"] = json!({ "today": budget.day, "this_month": budget.month });
+    body["limits"] = json!(state.limits.effective(tenant_id, tenant.plan()));
+    body["overrides"] = json!(state.limits.overrides(tenant_id));
+    Ok(Json(json!({ "success": true, "tenant": body })))
 }
 
 /// Any tenant by path id (the system administrator works across tenants).

@@ -65,6 +65,8 @@ fn expected() -> HashMap<(Method, &'static str), Option<&'static [&'static str]>
             Some(OPERATORS),
         ),
         ((Method::GET, "/api/admin/audit-logs"), Some(AUDIT_READERS)),
+        ((Method::GET, "/api/admin/tenants"), Some(OPERATORS)),
+        ((Method::GET, "/api/admin/tenants/{id}"), Some(OPERATORS)),
         ((Method::GET, "/api/tenant/roles"), Some(MANAGERS)),
         ((Method::GET, "/api/tenant/users"), Some(MANAGERS)),
         ((Method::POST, "/api/tenant/users"), Some(MANAGERS)),

@@ -137,3 +137,59 @@ async fn futures_statuses(app: &TestApp, token: &str, n: usize) -> Vec<u16> {
     }
     statuses
 }
+
+#[tokio::test]
+async fn a_system_admin_lists_tenants_and_sees_ones_details() {
+    let app = TestApp::new().await;
+    let root = operator_token(&app).await;
+    let customer = app.register("c@listed.example", "Listed Water Board").await;
+    let id = customer.body["tenant"]["id"].as_str().unwrap().to_owned();
+    app.post(
+        "/api/chat/conversations",
+        json!({ "title": "t" }),
+        Some(&customer.token()),
+    )
+    .await;
+
+    let found = app
+        .get("/api/admin/tenants?search=listed%20water", Some(&root))
+        .await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    let tenants = found.body["tenants"].as_array().unwrap();
+    assert_eq!(tenants.len(), 1);
+    assert_eq!(tenants[0]["id"], id.as_str());
+
+    let page = app.get("/api/admin/tenants?limit=1", Some(&root)).await;
+    let cursor = page.body["next_cursor"]
+        .as_str()
+        .expect("more than one tenant")
+        .to_owned();
+    let next = app
+        .get(
+            &format!("/api/admin/tenants?limit=1&cursor={cursor}"),
+            Some(&root),
+        )
+        .await;
+    assert_ne!(next.body["tenants"][0]["id"], page.body["tenants"][0]["id"]);
+
+    let details = app
+        .get(&format!("/api/admin/tenants/{id}"), Some(&root))
+        .await;
+    assert_eq!(
+        details.body["tenant"]["counts"],
+        json!({ "users": 1, "conversations": 1 })
+    );
+    assert_eq!(details.body["tenant"]["limits"]["max_users"], 5);
+    app.get(&format!("/api/admin/tenants/{id}"), Some(&customer.token()))
+        .await
+        .assert_problem(403, "forbidden");
+}
+
+async fn operator_token(app: &TestApp) -> String {
+    let ops = app.register("ops@list-ops.example", "Ops").await;
+    let tenant = ops.body["tenant"]["id"].as_str().unwrap().to_owned();
+    app.add_user(&tenant, "root@list-ops.example", &["system_admin"])
+        .await
+        .1
+        .token()
+}
