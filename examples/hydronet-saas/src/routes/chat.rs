@@ -22,7 +22,7 @@ use hydronet_tenancy::rbac::Permission;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::{Access, Endpoint, endpoint};
+use super::{Access, Endpoint, endpoint, page_limit};
 use crate::body::{Fields, JsonObject};
 use crate::charge::{Charge, estimate};
 use crate::chat_store::{self, NewMessage};
@@ -119,14 +119,7 @@ async fn list(
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     let (tenant, user) = owner(&ctx)?;
-    let limit = match query.get("limit") {
-        None => 20,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| Problem::invalid_field("limit", "must be between 1 and 100"))?,
-    };
+    let limit = page_limit(&query, 20, 100)?;
     let mut tx = state.db.tenant(tenant).await?;
     let rows = chat_store::conversations(
         &mut tx,

@@ -11,6 +11,7 @@ pub mod tenant;
 pub mod usage;
 pub mod users;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
@@ -20,7 +21,7 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use http::Method;
 use http::header::USER_AGENT;
 use http::request::Parts;
-use hydronet_core::{ClientAddr, Principal, TenantContext, TenantId};
+use hydronet_core::{ClientAddr, Principal, Problem, TenantContext, TenantId};
 use hydronet_tenancy::audit::{Actor, AuditEvent};
 use hydronet_tenancy::rbac::Permission;
 
@@ -81,6 +82,32 @@ pub fn all() -> Vec<Endpoint> {
     .into_iter()
     .flatten()
     .collect()
+}
+
+/// The `limit` query parameter of a listing: `default` when absent, else 1 to `max`.
+pub fn page_limit(query: &HashMap<String, String>, default: i64, max: i64) -> Result<i64, Problem> {
+    match query.get("limit") {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| Problem::invalid_field("limit", format!("must be between 1 and {max}"))),
+    }
+}
+
+/// A `LIKE … ESCAPE '\'` pattern matching the lowercased `search` query parameter
+/// anywhere, its own `%`, `_` and `\` taken literally (everything when absent).
+pub fn search_pattern(query: &HashMap<String, String>) -> String {
+    let search = query
+        .get("search")
+        .map(|s| s.trim().to_lowercase())
+        .unwrap_or_default();
+    let escaped = search
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// Who is on the other end of the connection, as far as the server can tell.

@@ -14,7 +14,7 @@ use hydronet_tenancy::rbac::Permission;
 use hydronet_tenancy::token::{OpaqueToken, token_digest};
 use serde_json::{Value, json};
 
-use super::{Access, Client, Endpoint, endpoint};
+use super::{Access, Client, Endpoint, endpoint, page_limit, search_pattern};
 use crate::body::{Fields, JsonObject};
 use crate::counts::{self, Resource};
 use crate::domain::Email;
@@ -80,25 +80,8 @@ async fn list(
     Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     let tenant = ctx.tenant_id();
-    let limit = match query.get("limit") {
-        None => 50,
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=200).contains(n))
-            .ok_or_else(|| Problem::invalid_field("limit", "must be between 1 and 200"))?,
-    };
-    let search = query
-        .get("search")
-        .map(|s| s.trim().to_lowercase())
-        .unwrap_or_default();
-    let pattern = format!(
-        "%{}%",
-        search
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let limit = page_limit(&query, 50, 200)?;
+    let pattern = search_pattern(&query);
     let cursor = query.get("cursor").cloned().unwrap_or_default();
 
     let mut tx = state.db.tenant(tenant).await?;
