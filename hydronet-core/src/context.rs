@@ -40,7 +40,7 @@ pub struct TenantContext {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Inner {
     tenant_id: TenantId,
     principal: Principal,
@@ -48,7 +48,15 @@ struct Inner {
     roles: Vec<String>,
     session_id: Option<SessionId>,
     token_id: Option<String>,
+    acting_user: Option<UserId>,
+    scope: Option<ScopeMask>,
 }
+
+/// A narrowing of what a credential may do: a bitset whose bits the authorization layer
+/// assigns, one per permission (`hydronet_tenancy::rbac::PermissionSet` converts to and
+/// from it). A context without one is limited by its roles alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ScopeMask(pub u64);
 
 impl TenantContext {
     /// A context with no roles, no session and no token id.
@@ -61,12 +69,14 @@ impl TenantContext {
                 roles: Vec::new(),
                 session_id: None,
                 token_id: None,
+                acting_user: None,
+                scope: None,
             }),
         }
     }
 
     fn inner_mut(&mut self) -> &mut Inner {
-        Arc::get_mut(&mut self.inner).expect("TenantContext is built before it is shared")
+        Arc::make_mut(&mut self.inner)
     }
 
     /// Sets the roles held inside the tenant.
@@ -91,6 +101,25 @@ impl TenantContext {
         self
     }
 
+    /// Sets the user an API key acts for: the key's holder, whose permissions bound it.
+    pub fn with_acting_user(mut self, user: UserId) -> Self {
+        self.inner_mut().acting_user = Some(user);
+        self
+    }
+
+    /// Narrows the credential to `scope`, within what its roles allow.
+    pub fn with_scope(mut self, scope: ScopeMask) -> Self {
+        self.inner_mut().scope = Some(scope);
+        self
+    }
+
+    /// Replaces the plan, e.g. with the tenant's current one when it changed after the
+    /// credential was issued.
+    pub fn with_plan(mut self, plan: Plan) -> Self {
+        self.inner_mut().plan = plan;
+        self
+    }
+
     /// The tenant every action of this request is confined to.
     pub fn tenant_id(&self) -> TenantId {
         self.inner.tenant_id
@@ -101,12 +130,18 @@ impl TenantContext {
         self.inner.principal
     }
 
-    /// The user, when the principal is a user.
+    /// The user the request acts for: the signed-in user, or the user an API key acts for
+    /// (see [`TenantContext::with_acting_user`]).
     pub fn user_id(&self) -> Option<UserId> {
         match self.inner.principal {
             Principal::User(id) => Some(id),
-            Principal::ApiKey(_) => None,
+            Principal::ApiKey(_) => self.inner.acting_user,
         }
+    }
+
+    /// The narrowing of the credential, if it has one.
+    pub fn scope(&self) -> Option<ScopeMask> {
+        self.inner.scope
     }
 
     /// The tenant's plan.
@@ -180,6 +215,22 @@ mod tests {
         let ctx = TenantContext::new(TenantId::new(), Principal::ApiKey(key), Plan::Free);
         assert_eq!(ctx.user_id(), None);
         assert_eq!(ctx.principal(), Principal::ApiKey(key));
+    }
+
+    #[test]
+    fn api_key_acts_for_its_holder_within_its_scope() {
+        let key = ApiKeyId::new();
+        let holder = UserId::new();
+        let ctx = TenantContext::new(TenantId::new(), Principal::ApiKey(key), Plan::Free)
+            .with_acting_user(holder)
+            .with_scope(ScopeMask(0b101));
+        assert_eq!(ctx.user_id(), Some(holder));
+        assert_eq!(ctx.scope(), Some(ScopeMask(0b101)));
+
+        let shared = ctx.clone();
+        let upgraded = ctx.with_plan(Plan::Pro);
+        assert_eq!(upgraded.plan(), Plan::Pro);
+        assert_eq!(shared.plan(), Plan::Free, "clones keep their own plan");
     }
 
     #[test]

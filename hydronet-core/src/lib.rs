@@ -34,7 +34,7 @@ mod plan;
 mod problem;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use context::{ClientAddr, Principal, TenantContext};
+pub use context::{ClientAddr, Principal, ScopeMask, TenantContext};
 pub use id::{ApiKeyId, IdParseError, SessionId, TenantId, UserId};
 pub use plan::{Plan, PlanCatalog, PlanLimits, UnknownPlan};
 pub use problem::{FieldErrors, PROBLEM_JSON, Problem};

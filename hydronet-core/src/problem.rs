@@ -92,6 +92,15 @@ impl Problem {
         )
     }
 
+    /// 403 `tenant_suspended`: the credential is valid, but its tenant is suspended.
+    pub fn tenant_suspended() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "tenant_suspended",
+            "This tenant is suspended.",
+        )
+    }
+
     /// 404 `not_found`.
     pub fn not_found() -> Self {
         Self::new(

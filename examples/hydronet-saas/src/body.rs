@@ -140,6 +140,20 @@ impl Fields {
         }
     }
 
+    /// An optional integer field between `min` and `max`.
+    pub fn optional_int(&mut self, field: &str, min: i64, max: i64) -> Option<i64> {
+        match self.object.get(field) {
+            None | Some(Value::Null) => None,
+            Some(value) => match value.as_i64().filter(|n| (min..=max).contains(n)) {
+                Some(n) => Some(n),
+                None => {
+                    self.reject(field, format!("must be an integer from {min} to {max}"));
+                    None
+                }
+            },
+        }
+    }
+
     /// `Ok(())` when no field was rejected, otherwise the 422 listing them all.
     pub fn finish(self) -> Result<(), Problem> {
         if self.errors.is_empty() {

@@ -3,6 +3,7 @@
 //! `main.rs` only parses the command line; everything it runs lives here so integration
 //! tests can build the same [`router`](app::router) in-process.
 
+pub mod api_keys;
 pub mod app;
 pub mod body;
 pub mod charge;
@@ -13,6 +14,7 @@ pub mod counts;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod export;
 pub mod limits;
 pub mod proxies;
 pub mod routes;

@@ -1,15 +1,17 @@
-//! Each tenant's effective limits: its plan's, from configuration, with the overrides a
-//! system administrator set for that tenant.
+//! Each tenant's effective limits: its current plan's, from configuration, with the
+//! overrides a system administrator set for that tenant; and whether it is suspended.
 //!
-//! Overrides live in `tenants.limits` (a JSON object of the fields that differ) and in an
-//! immutable map swapped atomically on change, so the request path reads them without a
-//! lock or I/O.
+//! Plans and status live in `tenants.plan`/`tenants.status`, overrides in `tenants.limits`
+//! (a JSON object of the fields that differ); in memory all three sit in an immutable map
+//! swapped atomically on change, so the request path reads them without a lock or I/O.
+//! Other instances reload the map when a change is announced on the policy channel.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use hydronet_core::{Plan, PlanCatalog, PlanLimits, TenantId};
+use hydronet_core::{Plan, PlanCatalog, PlanLimits, Problem, TenantContext, TenantId};
+use hydronet_tenancy::auth::TenantGate;
 use hydronet_tenancy::quota::LimitsSource;
 use serde::{Deserialize, Serialize};
 
@@ -64,68 +66,146 @@ impl LimitOverrides {
     }
 }
 
-/// The plan catalog plus every tenant's overrides.
+/// What the request path needs to know of a tenant, kept in memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct TenantState {
+    plan: Option<Plan>,
+    suspended: bool,
+    overrides: LimitOverrides,
+}
+
+/// The plan catalog plus every tenant's current plan, suspension and overrides.
+///
+/// It is also the authentication layer's [`TenantGate`]: a suspended tenant is refused on
+/// its next request whatever credential it presents, and a credential issued before a
+/// plan change is served on the new plan.
 #[derive(Debug)]
 pub struct TenantLimits {
     catalog: PlanCatalog,
-    overrides: ArcSwap<HashMap<TenantId, LimitOverrides>>,
+    tenants: ArcSwap<HashMap<TenantId, TenantState>>,
 }
 
 impl TenantLimits {
-    /// Limits from `catalog`, no overrides yet.
+    /// Limits from `catalog`, no tenant known yet.
     pub fn new(catalog: PlanCatalog) -> Self {
         Self {
             catalog,
-            overrides: ArcSwap::from_pointee(HashMap::new()),
+            tenants: ArcSwap::from_pointee(HashMap::new()),
         }
     }
 
-    /// What `tenant` on `plan` may use. Lock-free.
+    /// The plan catalog.
+    pub fn catalog(&self) -> &PlanCatalog {
+        &self.catalog
+    }
+
+    /// What `tenant` may use; `plan` (from the credential) counts only when the tenant's
+    /// current plan is not known here yet. Lock-free.
     pub fn effective(&self, tenant: TenantId, plan: Plan) -> PlanLimits {
-        let base = self.catalog.limits(plan);
-        match self.overrides.load().get(&tenant) {
-            Some(overrides) => overrides.apply(base),
-            None => base,
+        match self.tenants.load().get(&tenant) {
+            Some(state) => state
+                .overrides
+                .apply(self.catalog.limits(state.plan.unwrap_or(plan))),
+            None => self.catalog.limits(plan),
         }
+    }
+
+    /// `tenant`'s current plan, or `fallback` when not known here.
+    pub fn plan(&self, tenant: TenantId, fallback: Plan) -> Plan {
+        self.tenants
+            .load()
+            .get(&tenant)
+            .and_then(|state| state.plan)
+            .unwrap_or(fallback)
+    }
+
+    /// Whether `tenant` is suspended.
+    pub fn is_suspended(&self, tenant: TenantId) -> bool {
+        self.tenants
+            .load()
+            .get(&tenant)
+            .is_some_and(|state| state.suspended)
     }
 
     /// `tenant`'s overrides.
     pub fn overrides(&self, tenant: TenantId) -> LimitOverrides {
-        self.overrides
+        self.tenants
             .load()
             .get(&tenant)
-            .copied()
+            .map(|state| state.overrides)
             .unwrap_or_default()
     }
 
     /// Replaces `tenant`'s overrides in memory (the caller stores them).
     pub fn set(&self, tenant: TenantId, overrides: LimitOverrides) {
-        self.overrides.rcu(|current| {
+        self.update(tenant, |state| state.overrides = overrides);
+    }
+
+    /// Records `tenant`'s plan and suspension in memory (the caller stores them).
+    pub fn set_status(&self, tenant: TenantId, plan: Plan, suspended: bool) {
+        self.update(tenant, |state| {
+            state.plan = Some(plan);
+            state.suspended = suspended;
+        });
+    }
+
+    /// Forgets `tenant` (deleted).
+    pub fn forget(&self, tenant: TenantId) {
+        self.tenants.rcu(|current| {
             let mut next = HashMap::clone(current);
-            if overrides.is_empty() {
-                next.remove(&tenant);
-            } else {
-                next.insert(tenant, overrides);
-            }
+            next.remove(&tenant);
             next
         });
     }
 
-    /// Loads every tenant's overrides from the database.
+    fn update(&self, tenant: TenantId, change: impl Fn(&mut TenantState)) {
+        self.tenants.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            change(next.entry(tenant).or_default());
+            next
+        });
+    }
+
+    /// Loads every tenant's plan, status and overrides from the database.
     pub async fn load(&self, db: &Db) -> Result<(), sqlx::Error> {
         let mut tx = db.system().await?;
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, limits FROM tenants WHERE limits IS NOT NULL")
+        let rows: Vec<(String, String, String, Option<String>)> =
+            sqlx::query_as("SELECT id, plan, status, limits FROM tenants")
                 .fetch_all(&mut *tx)
                 .await?;
         tx.commit().await?;
 
         let map = rows
             .into_iter()
-            .filter_map(|(id, json)| Some((id.parse().ok()?, serde_json::from_str(&json).ok()?)))
+            .filter_map(|(id, plan, status, limits)| {
+                let state = TenantState {
+                    plan: Some(plan.parse().unwrap_or_default()),
+                    suspended: status != "active",
+                    overrides: limits
+                        .and_then(|json| serde_json::from_str(&json).ok())
+                        .unwrap_or_default(),
+                };
+                Some((id.parse().ok()?, state))
+            })
             .collect();
-        self.overrides.store(Arc::new(map));
+        self.tenants.store(Arc::new(map));
         Ok(())
+    }
+}
+
+impl TenantGate for TenantLimits {
+    fn admit(&self, context: TenantContext) -> Result<TenantContext, Problem> {
+        let tenants = self.tenants.load();
+        let Some(state) = tenants.get(&context.tenant_id()) else {
+            return Ok(context);
+        };
+        if state.suspended {
+            return Err(Problem::tenant_suspended());
+        }
+        match state.plan {
+            Some(plan) if plan != context.plan() => Ok(context.with_plan(plan)),
+            _ => Ok(context),
+        }
     }
 }
 

@@ -25,6 +25,7 @@ use hydronet_tenancy::token::{AccessGrant, JwtCodec, JwtKey, OpaqueToken, TokenE
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::api_keys::KeyVerifier;
 use crate::config::Settings;
 use crate::db::{Backend, Db, Tx};
 use crate::error::ApiError;
@@ -249,7 +250,11 @@ impl AppState {
 
     /// The authentication layer for this state's keys and revocations.
     pub fn auth_layer(&self) -> AuthLayer {
-        AuthLayer::new(self.codec.clone()).revocations(self.revocations.clone())
+        let keys = KeyVerifier::new(self.db.clone(), self.clock.clone(), self.rbac.clone());
+        AuthLayer::new(self.codec.clone())
+            .revocations(self.revocations.clone())
+            .api_keys(Arc::new(keys))
+            .gate(self.limits.clone())
     }
 
     /// Unix seconds now.

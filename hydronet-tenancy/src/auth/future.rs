@@ -7,10 +7,10 @@ use hydronet_core::TenantContext;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The response future of [`Auth`](super::Auth): either the inner service's future or an
-    /// immediate refusal.
+    /// The response future of [`Auth`](super::Auth): the inner service's future, an
+    /// immediate refusal, or an API-key lookup followed by the inner service.
     #[project = Projection]
-    pub struct ResponseFuture<F, B> {
+    pub struct ResponseFuture<F: Future, B> {
         #[pin]
         kind: Kind<F, B>,
     }
@@ -18,13 +18,14 @@ pin_project! {
 
 pin_project! {
     #[project = KindProjection]
-    enum Kind<F, B> {
+    enum Kind<F: Future, B> {
         Inner { #[pin] future: F, context: Option<TenantContext> },
         Refused { response: Option<Response<B>> },
+        Boxed { future: Pin<Box<dyn Future<Output = F::Output> + Send>> },
     }
 }
 
-impl<F, B> ResponseFuture<F, B> {
+impl<F: Future, B> ResponseFuture<F, B> {
     pub(crate) fn inner(future: F) -> Self {
         Self {
             kind: Kind::Inner {
@@ -42,6 +43,12 @@ impl<F, B> ResponseFuture<F, B> {
                 future,
                 context: Some(context),
             },
+        }
+    }
+
+    pub(crate) fn boxed(future: Pin<Box<dyn Future<Output = F::Output> + Send>>) -> Self {
+        Self {
+            kind: Kind::Boxed { future },
         }
     }
 
@@ -72,6 +79,7 @@ where
             KindProjection::Refused { response } => {
                 Poll::Ready(Ok(response.take().expect("polled after completion")))
             }
+            KindProjection::Boxed { future } => future.as_mut().poll(cx),
         }
     }
 }

@@ -1,8 +1,9 @@
+use std::fmt;
 use std::sync::Arc;
 
 use tower::Layer;
 
-use super::Auth;
+use super::{ApiKeyVerifier, Auth, TenantGate};
 use crate::revocation::RevocationList;
 use crate::token::JwtCodec;
 
@@ -12,11 +13,25 @@ pub struct AuthLayer {
     pub(super) shared: Arc<Shared>,
 }
 
-#[derive(Debug)]
+#[derive(Clone)]
 pub(super) struct Shared {
     pub(super) codec: JwtCodec,
     pub(super) revocations: Option<Arc<RevocationList>>,
     pub(super) optional: bool,
+    pub(super) api_keys: Option<Arc<dyn ApiKeyVerifier>>,
+    pub(super) gate: Option<Arc<dyn TenantGate>>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("codec", &self.codec)
+            .field("revocations", &self.revocations.is_some())
+            .field("optional", &self.optional)
+            .field("api_keys", &self.api_keys.is_some())
+            .field("gate", &self.gate.is_some())
+            .finish()
+    }
 }
 
 impl AuthLayer {
@@ -29,6 +44,8 @@ impl AuthLayer {
                 codec,
                 revocations: None,
                 optional: false,
+                api_keys: None,
+                gate: None,
             }),
         }
     }
@@ -39,6 +56,20 @@ impl AuthLayer {
         self.map(|shared| shared.revocations = Some(list))
     }
 
+    /// Also accepts API keys: a bearer credential that `verifier` recognizes is looked up
+    /// by it instead of being verified as a JWT. A failed lookup answers 503
+    /// (`auth_unavailable`), never lets the request through. Default: JWTs only.
+    pub fn api_keys(self, verifier: Arc<dyn ApiKeyVerifier>) -> Self {
+        self.map(|shared| shared.api_keys = Some(verifier))
+    }
+
+    /// Passes every verified context, from a JWT or an API key, through `gate`, which may
+    /// refuse it (a suspended tenant) or update it (the tenant's current plan).
+    /// Default: none.
+    pub fn gate(self, gate: Arc<dyn TenantGate>) -> Self {
+        self.map(|shared| shared.gate = Some(gate))
+    }
+
     /// Lets requests without any credential through, without a context. A credential that
     /// is present but invalid is still refused. Default: a credential is required.
     pub fn optional(self) -> Self {
@@ -46,11 +77,7 @@ impl AuthLayer {
     }
 
     fn map(self, change: impl FnOnce(&mut Shared)) -> Self {
-        let mut shared = Arc::try_unwrap(self.shared).unwrap_or_else(|arc| Shared {
-            codec: arc.codec.clone(),
-            revocations: arc.revocations.clone(),
-            optional: arc.optional,
-        });
+        let mut shared = Arc::try_unwrap(self.shared).unwrap_or_else(|arc| Shared::clone(&arc));
         change(&mut shared);
         Self {
             shared: Arc::new(shared),

@@ -56,6 +56,14 @@
 //! # }
 //! ```
 //!
+//! # API keys and the tenant gate
+//!
+//! With [`AuthLayer::api_keys`], a bearer credential that looks like an API key
+//! ([`API_KEY_PREFIX`]) is checked by an [`ApiKeyVerifier`] the application provides (it
+//! owns the key store). With [`AuthLayer::gate`], every verified context passes a
+//! [`TenantGate`], which can refuse a suspended tenant with 403 `tenant_suspended` on the
+//! very next request, whatever credential it presents.
+//!
 //! # Layer order
 //!
 //! Put the layer after request-id and tracing layers (so its log events carry the request's
@@ -66,9 +74,14 @@
 //! [`RevocationList`]: crate::revocation::RevocationList
 
 mod future;
+mod keys;
 mod layer;
 mod service;
 
 pub use future::ResponseFuture;
+pub use keys::{
+    API_KEY_PREFIX, ApiKeyVerifier, KeyLookupError, NewApiKey, SuspendedTenants, TenantGate,
+    VerifyFuture, generate_api_key, is_api_key,
+};
 pub use layer::AuthLayer;
 pub use service::{Auth, bearer_token};

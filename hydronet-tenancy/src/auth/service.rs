@@ -20,7 +20,7 @@ impl<S> Auth<S> {
         Self { inner, shared }
     }
 
-    fn authenticate(&self, token: &str) -> Option<TenantContext> {
+    fn verify_jwt(&self, token: &str) -> Option<TenantContext> {
         let claims = match self.shared.codec.verify_access(token) {
             Ok(claims) => claims,
             Err(err) => {
@@ -45,8 +45,10 @@ impl<S> Auth<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: From<String>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    ReqBody: Send + 'static,
+    ResBody: From<String> + Send + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
@@ -63,21 +65,86 @@ where
         }
 
         let context = match bearer_token(req.headers()) {
-            Some(token) => self.authenticate(token),
+            Some(token) => match &self.shared.api_keys {
+                Some(keys) if keys.recognizes(token) => {
+                    let token = token.to_owned();
+                    return self.with_api_key(token, req);
+                }
+                _ => self.verify_jwt(token),
+            },
             None if self.shared.optional && !req.headers().contains_key(header::AUTHORIZATION) => {
                 return ResponseFuture::inner(self.inner.call(req));
             }
             None => None,
         };
 
-        match context {
-            Some(context) => {
+        match context.map(|context| admit(&self.shared, context)) {
+            Some(Ok(context)) => {
                 req.extensions_mut().insert(context.clone());
                 ResponseFuture::authenticated(self.inner.call(req), context)
             }
+            Some(Err(problem)) => ResponseFuture::refused(problem.to_response()),
             None => ResponseFuture::refused(unauthenticated()),
         }
     }
+}
+
+impl<S> Auth<S> {
+    /// Looks the key up, then calls the inner service (the one that was polled ready).
+    fn with_api_key<ReqBody, ResBody>(
+        &mut self,
+        key: String,
+        mut req: Request<ReqBody>,
+    ) -> ResponseFuture<S::Future, ResBody>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send,
+        ReqBody: Send + 'static,
+        ResBody: From<String> + Send + 'static,
+    {
+        let shared = self.shared.clone();
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        ResponseFuture::boxed(Box::pin(async move {
+            let Some(verifier) = &shared.api_keys else {
+                return Ok(unauthenticated());
+            };
+            let context = match verifier.verify(&key).await {
+                Ok(Some(context)) => context,
+                Ok(None) => {
+                    tracing::debug!("API key refused");
+                    return Ok(unauthenticated());
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "API key lookup failed");
+                    return Ok(auth_unavailable().to_response());
+                }
+            };
+            let context = match admit(&shared, context) {
+                Ok(context) => context,
+                Err(problem) => return Ok(problem.to_response()),
+            };
+            req.extensions_mut().insert(context.clone());
+            let mut response = inner.call(req).await?;
+            response.extensions_mut().insert(context);
+            Ok(response)
+        }))
+    }
+}
+
+fn admit(shared: &Shared, context: TenantContext) -> Result<TenantContext, Problem> {
+    match &shared.gate {
+        Some(gate) => gate.admit(context),
+        None => Ok(context),
+    }
+}
+
+fn auth_unavailable() -> Problem {
+    Problem::new(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        "auth_unavailable",
+        "Credentials cannot be checked right now; try again shortly.",
+    )
 }
 
 /// The token of an `Authorization: Bearer <token>` header, if the request has one.
@@ -115,7 +182,9 @@ mod tests {
     use tower::{Layer, ServiceExt, service_fn};
 
     use super::*;
-    use crate::auth::AuthLayer;
+    use crate::auth::{
+        ApiKeyVerifier, AuthLayer, KeyLookupError, SuspendedTenants, TenantGate, VerifyFuture,
+    };
     use crate::revocation::RevocationList;
     use crate::token::{AccessGrant, JwtCodec, JwtKey};
 
@@ -216,6 +285,89 @@ mod tests {
             call(layer, Some(&bearer)).await.status(),
             StatusCode::UNAUTHORIZED
         );
+    }
+
+    /// Knows one key; fails on `hnk_broken…`.
+    struct OneKey {
+        key: String,
+        context: TenantContext,
+    }
+
+    impl ApiKeyVerifier for OneKey {
+        fn verify<'a>(&'a self, credential: &'a str) -> VerifyFuture<'a> {
+            Box::pin(async move {
+                if credential.starts_with("hnk_broken") {
+                    return Err(KeyLookupError("store down".into()));
+                }
+                Ok((credential == self.key).then(|| self.context.clone()))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn api_keys_are_looked_up_and_refused_when_unknown_or_unreachable() {
+        let tenant = TenantId::new();
+        let key = crate::auth::generate_api_key();
+        let verifier = OneKey {
+            key: key.secret.clone(),
+            context: TenantContext::new(
+                tenant,
+                hydronet_core::Principal::ApiKey(hydronet_core::ApiKeyId::new()),
+                Plan::Free,
+            ),
+        };
+        let layer = AuthLayer::new(codec()).api_keys(Arc::new(verifier));
+
+        let ok = call(layer.clone(), Some(&format!("Bearer {}", key.secret))).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(ok.into_body(), tenant.to_string());
+
+        let unknown = crate::auth::generate_api_key().secret;
+        let refused = call(layer.clone(), Some(&format!("Bearer {unknown}"))).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+        let down = call(layer, Some("Bearer hnk_broken_0123456789")).await;
+        assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(down.body().contains("\"code\":\"auth_unavailable\""));
+    }
+
+    #[tokio::test]
+    async fn the_gate_refuses_suspended_tenants_and_updates_plans() {
+        struct ProGate(SuspendedTenants);
+        impl TenantGate for ProGate {
+            fn admit(&self, ctx: TenantContext) -> Result<TenantContext, Problem> {
+                self.0.admit(ctx).map(|ctx| ctx.with_plan(Plan::Enterprise))
+            }
+        }
+
+        let codec = codec();
+        let roles = Vec::new();
+        let grant = grant(SessionId::new(), &roles);
+        let bearer = format!("Bearer {}", codec.issue_access(&grant).unwrap().token);
+        let gate = Arc::new(ProGate(SuspendedTenants::default()));
+        let layer = AuthLayer::new(codec).gate(gate.clone());
+
+        let service = layer.layer(service_fn(|req: Request<String>| async move {
+            let ctx = req.extensions().get::<TenantContext>().unwrap();
+            Ok::<_, Infallible>(Response::new(format!("{:?}", ctx.plan())))
+        }));
+        let request = || {
+            Request::get("/")
+                .header(header::AUTHORIZATION, &bearer)
+                .body(String::new())
+                .unwrap()
+        };
+        let admitted = service.clone().oneshot(request()).await.unwrap();
+        assert_eq!(admitted.into_body(), "Enterprise");
+
+        gate.0.suspend(grant.tenant_id);
+        let refused = service.clone().oneshot(request()).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused.body().contains("tenant_suspended"));
+
+        gate.0.reactivate(grant.tenant_id);
+        let back = service.oneshot(request()).await.unwrap();
+        assert_eq!(back.status(), StatusCode::OK);
     }
 
     #[tokio::test]

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use hydronet_core::ScopeMask;
+
 macro_rules! permissions {
     ($($variant:ident = $name:literal : $doc:literal,)*) => {
         /// One thing a role may allow: a resource and an action, written `resource:action`.
@@ -146,6 +148,18 @@ impl PermissionSet {
     /// The names of the permissions in the set.
     pub fn names(self) -> Vec<&'static str> {
         self.iter().map(Permission::as_str).collect()
+    }
+}
+
+impl From<ScopeMask> for PermissionSet {
+    fn from(scope: ScopeMask) -> Self {
+        PermissionSet(scope.0)
+    }
+}
+
+impl From<PermissionSet> for ScopeMask {
+    fn from(set: PermissionSet) -> Self {
+        ScopeMask(set.0)
     }
 }
 

@@ -5,7 +5,7 @@ use http::{Request, Response};
 use hydronet_core::{Problem, TenantContext};
 use tower::Service;
 
-use super::{Rbac, RoutePermissions};
+use super::{PermissionSet, Rbac, RoutePermissions};
 use crate::auth::ResponseFuture;
 use crate::routing::route_template;
 
@@ -37,9 +37,15 @@ impl<S> Authorize<S> {
             tracing::debug!(route = template, method = %req.method(), "no permission mapped; denied");
             return Err(Problem::forbidden());
         };
-        let allowed = ctx
-            .user_id()
-            .is_some_and(|user| self.rbac.allows(ctx.tenant_id(), user, permission));
+        // An API key acts for its holder: it needs the permission in its own scope and
+        // in the holder's roles, so it never outgrows the holder.
+        let in_scope = ctx
+            .scope()
+            .is_none_or(|scope| PermissionSet::from(scope).contains(permission));
+        let allowed = in_scope
+            && ctx
+                .user_id()
+                .is_some_and(|user| self.rbac.allows(ctx.tenant_id(), user, permission));
         if allowed {
             Ok(())
         } else {
@@ -137,7 +143,7 @@ mod tests {
             call(rbac.clone(), Method::GET, "/audit", None).await,
             StatusCode::UNAUTHORIZED
         );
-        // API keys carry no roles yet.
+        // A key acting for nobody has no permission.
         let key = Some(TenantContext::new(
             tenant,
             Principal::ApiKey(ApiKeyId::new()),
@@ -145,6 +151,56 @@ mod tests {
         ));
         assert_eq!(
             call(rbac, Method::GET, "/audit", key).await,
+            StatusCode::FORBIDDEN
+        );
+    }
+
+    #[tokio::test]
+    async fn api_keys_need_both_their_scope_and_their_holders_roles() {
+        let rbac = Arc::new(Rbac::new(casbin::MemoryAdapter::default()).await.unwrap());
+        let (tenant, holder) = (TenantId::new(), UserId::new());
+        rbac.set_roles(tenant, holder, &["auditor".to_owned()])
+            .await
+            .unwrap();
+        let key = |scope: &[Permission]| {
+            Some(
+                TenantContext::new(tenant, Principal::ApiKey(ApiKeyId::new()), Plan::Free)
+                    .with_acting_user(holder)
+                    .with_scope(PermissionSet::of(scope).into()),
+            )
+        };
+
+        // In scope and held by the holder.
+        assert_eq!(
+            call(
+                rbac.clone(),
+                Method::GET,
+                "/audit",
+                key(&[Permission::AuditRead])
+            )
+            .await,
+            StatusCode::OK
+        );
+        // Held by the holder, but outside the key's scope.
+        assert_eq!(
+            call(
+                rbac.clone(),
+                Method::GET,
+                "/audit",
+                key(&[Permission::ConversationsWrite])
+            )
+            .await,
+            StatusCode::FORBIDDEN
+        );
+        // In the key's scope, but the holder (an auditor) lacks it.
+        assert_eq!(
+            call(
+                rbac,
+                Method::POST,
+                "/chat",
+                key(&[Permission::ConversationsWrite])
+            )
+            .await,
             StatusCode::FORBIDDEN
         );
     }

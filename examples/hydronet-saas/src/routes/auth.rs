@@ -256,12 +256,7 @@ async fn login(
         .into());
     }
     if tenant.status != "active" {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "tenant_suspended",
-            "This tenant is suspended.",
-        )
-        .into());
+        return Err(Problem::tenant_suspended().into());
     }
 
     let (tenant_id, user_id) = (user.tenant(), user.user_id());

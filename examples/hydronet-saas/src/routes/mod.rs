@@ -1,11 +1,13 @@
 //! HTTP routes, one module per resource.
 
 pub mod admin;
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod gateway;
 pub mod health;
+pub mod lifecycle;
 pub mod roles;
 pub mod tenant;
 pub mod usage;
@@ -76,7 +78,9 @@ pub fn all() -> Vec<Endpoint> {
         gateway::endpoints(),
         roles::endpoints(),
         users::endpoints(),
+        api_keys::endpoints(),
         admin::endpoints(),
+        lifecycle::endpoints(),
         audit::endpoints(),
     ]
     .into_iter()

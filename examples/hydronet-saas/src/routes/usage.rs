@@ -19,12 +19,20 @@ use crate::usage::{self, DayUsage};
 
 /// The usage endpoint.
 pub fn endpoints() -> Vec<Endpoint> {
-    vec![endpoint(
-        Method::GET,
-        "/api/tenant/usage",
-        Access::Requires(Permission::UsageRead),
-        report,
-    )]
+    vec![
+        endpoint(
+            Method::GET,
+            "/api/tenant/usage",
+            Access::Requires(Permission::UsageRead),
+            report,
+        ),
+        endpoint(
+            Method::GET,
+            "/api/admin/overview",
+            Access::Requires(Permission::AdminManage),
+            overview,
+        ),
+    ]
 }
 
 /// The longest range one request may ask for.
@@ -128,5 +136,104 @@ async fn report(
         },
         "plan": ctx.plan(),
         "limits": limits,
+    })))
+}
+
+/// `GET /api/admin/overview?from=&to=`: the whole service — tenants and users now, and per
+/// day new tenants, new users, active tenants, requests and tokens — from the daily
+/// counters, never from scanning messages.
+async fn overview(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let today =
+        date_of(periods(state.now()).0).ok_or_else(|| ApiError::internal("clock out of range"))?;
+    let (from, to) = range(&query, today)?;
+    // This instance's latest counts first; other instances flush within seconds.
+    if let Err(err) = state.usage.flush(&state.db).await {
+        tracing::warn!(error = %err, "usage counters not written before the overview");
+    }
+    let since = from.midnight().assume_utc().unix_timestamp();
+    let until = (to.midnight() + Duration::days(1))
+        .assume_utc()
+        .unix_timestamp();
+
+    let mut tx = state.db.system().await?;
+    let statuses: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM tenants GROUP BY status")
+            .fetch_all(&mut *tx)
+            .await?;
+    let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut *tx)
+        .await?;
+    let usage: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+        // PostgreSQL sums BIGINT into NUMERIC, which the Any driver cannot read.
+        "SELECT day, COUNT(*), CAST(SUM(requests) AS BIGINT), \
+         CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT) \
+         FROM usage_daily WHERE day >= $1 AND day <= $2 GROUP BY day",
+    )
+    .bind(i64::from(day_of(from)))
+    .bind(i64::from(day_of(to)))
+    .fetch_all(&mut *tx)
+    .await?;
+    let created = |table: &'static str| {
+        let sql =
+            format!("SELECT created_at FROM {table} WHERE created_at >= $1 AND created_at < $2");
+        sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql))
+            .bind(since)
+            .bind(until)
+    };
+    let new_tenants = created("tenants").fetch_all(&mut *tx).await?;
+    let new_users = created("users").fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+
+    let per_day = |stamps: Vec<(i64,)>| {
+        let mut counts: BTreeMap<u32, i64> = BTreeMap::new();
+        for (secs,) in stamps {
+            *counts.entry(periods(secs).0).or_default() += 1;
+        }
+        counts
+    };
+    let (new_tenants, new_users) = (per_day(new_tenants), per_day(new_users));
+    let usage: BTreeMap<u32, (i64, i64, i64, i64)> = usage
+        .into_iter()
+        .filter_map(|(day, active, requests, prompt, completion)| {
+            Some((
+                u32::try_from(day).ok()?,
+                (active, requests, prompt, completion),
+            ))
+        })
+        .collect();
+
+    let mut days = Vec::new();
+    let mut date = from;
+    while date <= to {
+        let day = day_of(date);
+        let (active, requests, prompt, completion) = usage.get(&day).copied().unwrap_or_default();
+        days.push(json!({
+            "date": date.to_string(),
+            "new_tenants": new_tenants.get(&day).copied().unwrap_or(0),
+            "new_users": new_users.get(&day).copied().unwrap_or(0),
+            "active_tenants": active,
+            "requests": requests,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }));
+        date = date.next_day().unwrap_or(Date::MAX);
+    }
+    let by_status: serde_json::Map<String, Value> =
+        statuses.into_iter().map(|(s, n)| (s, json!(n))).collect();
+    let tenants: i64 = by_status
+        .iter()
+        .filter(|(status, _)| status.as_str() != "deleted")
+        .filter_map(|(_, n)| n.as_i64())
+        .sum();
+    Ok(Json(json!({
+        "success": true,
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "totals": { "tenants": tenants, "tenants_by_status": by_status, "users": users },
+        "days": days,
     })))
 }

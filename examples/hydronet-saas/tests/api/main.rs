@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod api_keys;
 mod audit;
 mod auth;
 mod chat;
@@ -10,6 +11,7 @@ mod errors;
 mod gateway;
 mod health;
 mod isolation;
+mod lifecycle;
 mod limits;
 mod postgres;
 mod rbac;

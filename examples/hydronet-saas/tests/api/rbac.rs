@@ -66,8 +66,32 @@ fn expected() -> HashMap<(Method, &'static str), Option<&'static [&'static str]>
         ),
         ((Method::GET, "/api/admin/audit-logs"), Some(AUDIT_READERS)),
         ((Method::GET, "/api/admin/tenants"), Some(OPERATORS)),
+        ((Method::GET, "/api/admin/overview"), Some(OPERATORS)),
+        (
+            (Method::PUT, "/api/admin/tenants/{id}/plan"),
+            Some(OPERATORS),
+        ),
+        (
+            (Method::POST, "/api/admin/tenants/{id}/suspend"),
+            Some(OPERATORS),
+        ),
+        (
+            (Method::POST, "/api/admin/tenants/{id}/reactivate"),
+            Some(OPERATORS),
+        ),
+        (
+            (Method::GET, "/api/admin/tenants/{id}/export"),
+            Some(OPERATORS),
+        ),
+        ((Method::DELETE, "/api/admin/tenants/{id}"), Some(OPERATORS)),
         ((Method::GET, "/api/admin/tenants/{id}"), Some(OPERATORS)),
         ((Method::GET, "/api/tenant/roles"), Some(MANAGERS)),
+        ((Method::GET, "/api/tenant/api-keys"), Some(MANAGERS)),
+        ((Method::POST, "/api/tenant/api-keys"), Some(MANAGERS)),
+        (
+            (Method::DELETE, "/api/tenant/api-keys/{id}"),
+            Some(MANAGERS),
+        ),
         ((Method::GET, "/api/tenant/users"), Some(MANAGERS)),
         ((Method::POST, "/api/tenant/users"), Some(MANAGERS)),
         (
@@ -113,6 +137,7 @@ async fn every_route_times_every_role() {
     // Room for every request of the matrix within the tenant's rate limit.
     let roomy = hydronet_saas::limits::LimitOverrides {
         requests_per_minute: Some(10_000),
+        user_requests_per_minute: Some(10_000),
         ..Default::default()
     };
     app.state.limits.set(tenant.parse().unwrap(), roomy);
