@@ -4,6 +4,7 @@
 //! tests can build the same [`router`](app::router) in-process.
 
 pub mod app;
+pub mod backup;
 pub mod body;
 pub mod charge;
 pub mod chat_store;
