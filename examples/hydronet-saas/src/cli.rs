@@ -1,6 +1,15 @@
-//! The command line: `serve`, `migrate`, `init`.
+//! The command line: `serve`, `migrate`, `init`, `audit verify|prune`, `backup` and
+//! `restore`.
+//!
+//! Every command reads the same configuration as the server (`DATABASE_URL` and the rest),
+//! prints what it did on standard output, and on failure prints one `error: ...` line on
+//! standard error and exits with status 1. `backup --out FILE` copies the database while the
+//! server may keep running; `restore --from FILE` replaces it (stop the server first on
+//! SQLite) and then applies pending migrations. Both refuse to overwrite a file or a
+//! database that holds tenants unless given `--force`; see [`crate::backup`].
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +51,26 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Writes a backup of the database to a file: `VACUUM INTO` on SQLite (safe while the
+    /// server runs), `pg_dump --format=custom` on PostgreSQL.
+    Backup {
+        /// The backup file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replaces the database with a backup, then applies pending migrations. Stop the server
+    /// first when the database is SQLite.
+    Restore {
+        /// The backup file to read.
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace the database even if it holds tenants.
+        #[arg(long)]
+        force: bool,
     },
     /// Creates the first system administrator. The password comes from
     /// HYDRONET_ADMIN_PASSWORD or is generated and printed once.
@@ -111,6 +140,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Migrate => migrate(settings).await,
             Command::Init { email } => init(settings, &email).await,
             Command::Audit { command } => audit(settings, command).await,
+            Command::Backup { out, force } => backup(settings, &out, force).await,
+            Command::Restore { from, force } => restore(settings, &from, force).await,
         }
     });
     match result {
@@ -189,6 +220,21 @@ async fn migrate(settings: Settings) -> CliResult {
     db.migrate().await?;
     db.close().await;
     println!("migrations applied");
+    Ok(())
+}
+
+async fn backup(settings: Settings, out: &Path, force: bool) -> CliResult {
+    let done = crate::backup::backup(&settings.database_url, out, force).await?;
+    println!("{done}");
+    Ok(())
+}
+
+async fn restore(settings: Settings, from: &Path, force: bool) -> CliResult {
+    if settings.database_url.starts_with("sqlite:") {
+        println!("restoring a SQLite database: the server must be stopped until this finishes");
+    }
+    let done = crate::backup::restore(&settings.database_url, from, force).await?;
+    println!("{done}");
     Ok(())
 }
 

@@ -77,10 +77,17 @@ impl Db {
     }
 
     fn migrator(&self) -> sqlx::migrate::Migrator {
-        match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
-        }
+        migrator_for(self.backend)
+    }
+
+    /// The newest migration version this build knows for `backend`: a database (or a
+    /// backup) with a newer one was written by a newer HydroNet.
+    pub fn latest_migration(backend: Backend) -> i64 {
+        migrator_for(backend)
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Applies the migrations of this backend that have not run yet.
@@ -143,5 +150,12 @@ impl Db {
     /// Closes every connection, waiting for those in use.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+fn migrator_for(backend: Backend) -> sqlx::migrate::Migrator {
+    match backend {
+        Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod api_keys;
 pub mod app;
+pub mod backup;
 pub mod body;
 pub mod charge;
 pub mod chat_store;
