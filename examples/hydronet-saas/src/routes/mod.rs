@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod chat;
+pub mod docs;
 pub mod gateway;
 pub mod health;
 pub mod roles;
@@ -78,6 +79,7 @@ pub fn all() -> Vec<Endpoint> {
         users::endpoints(),
         admin::endpoints(),
         audit::endpoints(),
+        docs::endpoints(),
     ]
     .into_iter()
     .flatten()
