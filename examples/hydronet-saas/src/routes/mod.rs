@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod chat;
+pub mod docs;
 pub mod gateway;
 pub mod health;
 pub mod lifecycle;
@@ -82,6 +83,7 @@ pub fn all() -> Vec<Endpoint> {
         admin::endpoints(),
         lifecycle::endpoints(),
         audit::endpoints(),
+        docs::endpoints(),
     ]
     .into_iter()
     .flatten()

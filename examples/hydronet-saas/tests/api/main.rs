@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod chat;
 mod counts;
+mod docs;
 mod errors;
 mod gateway;
 mod health;
