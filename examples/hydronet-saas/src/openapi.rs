@@ -70,10 +70,10 @@ pub fn document() -> OpenApi {
     }
     let bearer = HttpBuilder::new()
         .scheme(HttpAuthScheme::Bearer)
-        .bearer_format("JWT")
         .description(Some(
-            "An access token from `POST /api/auth/login`, `POST /api/auth/register` or \
-             `POST /api/auth/refresh`, sent as `Authorization: Bearer <token>`.",
+            "An access token (a JWT from `POST /api/auth/login`, `POST /api/auth/register` or \
+             `POST /api/auth/refresh`) or an API key (`hnk_…`, from \
+             `POST /api/tenant/api-keys`), sent as `Authorization: Bearer <credential>`.",
         ))
         .build();
     let components = ComponentsBuilder::new()
@@ -394,7 +394,7 @@ impl Entry {
 }
 
 /// The tags, in the order a reader meets them.
-const TAGS: [(&str, &str); 10] = [
+const TAGS: [(&str, &str); 11] = [
     ("Health", "Is the service up, and each of its dependencies."),
     ("Auth", "Sign-up, sign-in, sessions and passwords."),
     (
@@ -402,6 +402,10 @@ const TAGS: [(&str, &str); 10] = [
         "The caller's own tenant: details, settings, usage.",
     ),
     ("Users", "The users of the caller's tenant."),
+    (
+        "API keys",
+        "Keys for programs, scoped within their creator's permissions.",
+    ),
     (
         "Roles",
         "Roles and their permissions; guarded against escalation.",
@@ -433,10 +437,13 @@ fn table() -> Vec<Entry> {
         auth(),
         tenant(),
         users(),
+        keys(),
         roles(),
         chat(),
         gateway(),
         admin(),
+        lifecycle(),
+        overview(),
         audit(),
         docs(),
     ]
@@ -1042,6 +1049,192 @@ fn admin() -> Vec<Entry> {
         .body(named("LimitOverrides"))
         .json(200, "The new limits.", limits)
         .problem(404, missing),
+    ]
+}
+
+fn keys() -> Vec<Entry> {
+    let key: Shape = object("An API key; never its secret.")
+        .field("id", uuid(""))
+        .field("name", string(""))
+        .field(
+            "prefix",
+            string("The key's first characters, to recognise it."),
+        )
+        .field("user_id", uuid("The user the key acts for: its creator."))
+        .field("scopes", list(named("Permission"), ""))
+        .field("status", one_of(&["active", "expired", "revoked"], ""))
+        .field("created_at", timestamp(""))
+        .field("expires_at", string_or_null("`null`: never expires."))
+        .field("last_used_at", string_or_null("To the minute."))
+        .field("revoked_at", string_or_null(""))
+        .into();
+    vec![
+        page_query(
+            op(
+                Method::GET,
+                "/api/tenant/api-keys",
+                "API keys",
+                "List the tenant's API keys",
+            ),
+            50,
+            200,
+            "Page size, 1 to 200 (default 50).",
+        )
+        .json(
+            200,
+            "A page of keys, by id.",
+            object("")
+                .field("success", success())
+                .field("api_keys", list(key.clone(), ""))
+                .field("next_cursor", string_or_null("`null` on the last page.")),
+        ),
+        op(
+            Method::POST,
+            "/api/tenant/api-keys",
+            "API keys",
+            "Create an API key",
+        )
+        .about(
+            "The key acts for its creator, limited to `scopes`, which must be permissions \
+                 the creator holds (403 `privilege_escalation` otherwise). The secret is in \
+                 `key`, shown this once; it is stored only as a digest. Audited.",
+        )
+        .body(
+            object("")
+                .field("name", string("1 to 100 characters."))
+                .field("scopes", list(named("Permission"), "At least one."))
+                .optional("expires_in_days", integer("1 to 3650; absent: no expiry.")),
+        )
+        .json(
+            201,
+            "The key, with its secret.",
+            object("")
+                .field("success", success())
+                .field("api_key", key.clone())
+                .field("key", string("The secret, `hnk_…`; shown only now.")),
+        )
+        .problem(
+            403,
+            "`privilege_escalation`: a scope the creator does not hold.",
+        ),
+        op(
+            Method::DELETE,
+            "/api/tenant/api-keys/{id}",
+            "API keys",
+            "Revoke an API key",
+        )
+        .about("The key is refused from the next request on. Audited.")
+        .param("id", "The key's id.")
+        .json(
+            200,
+            "The revoked key.",
+            object("").field("success", success()).field("api_key", key),
+        )
+        .problem(404, "`not_found`: no such key in this tenant."),
+    ]
+}
+
+fn lifecycle() -> Vec<Entry> {
+    let tenant: Shape = object("")
+        .field("success", success())
+        .field("tenant", named("Tenant"))
+        .into();
+    let missing = "`not_found`: no such tenant.";
+    let own = "`own_tenant`: the operator's own tenant.";
+    vec![
+        op(Method::PUT, "/api/admin/tenants/{id}/plan", "Admin", "Change a tenant's plan")
+            .about("Applies from the tenant's next request, to credentials issued before too. Audited.")
+            .param("id", "The tenant's id.")
+            .body(object("").field("plan", one_of(&["free", "pro", "enterprise"], "")))
+            .json(200, "The tenant.", tenant.clone())
+            .problem(404, missing)
+            .problem(409, own),
+        op(Method::POST, "/api/admin/tenants/{id}/suspend", "Admin", "Suspend a tenant")
+            .about("Every request of the tenant, on every instance, gets 403 `tenant_suspended` from the next one on; nobody of it can log in. Audited.")
+            .param("id", "The tenant's id.")
+            .json(200, "The tenant.", tenant.clone())
+            .problem(404, missing)
+            .problem(409, own),
+        op(Method::POST, "/api/admin/tenants/{id}/reactivate", "Admin", "Reactivate a suspended tenant")
+            .param("id", "The tenant's id.")
+            .json(200, "The tenant.", tenant)
+            .problem(404, missing)
+            .problem(409, own),
+        op(Method::GET, "/api/admin/tenants/{id}/export", "Admin", "Export a tenant's data as JSON Lines")
+            .about("`application/x-ndjson`, one `{\"table\", \"row\"}` object per line; password hashes and key digests are left out. An export of a suspended tenant allows its deletion. Audited.")
+            .param("id", "The tenant's id.")
+            .reply(
+                200,
+                ResponseBuilder::new()
+                    .description("The tenant's rows.")
+                    .content(
+                        "application/x-ndjson",
+                        ContentBuilder::new().schema(Some(string("JSON Lines."))).build(),
+                    )
+                    .build(),
+            )
+            .problem(404, missing)
+            .problem(409, own),
+        op(Method::DELETE, "/api/admin/tenants/{id}", "Admin", "Delete a tenant")
+            .about("Removes everything the tenant owns but its audit log, leaving a tombstone with status `deleted`. The tenant must be suspended and exported after its last change. Audited.")
+            .param("id", "The tenant's id.")
+            .json(
+                200,
+                "Deleted.",
+                object("").field("success", success()).field("deleted", uuid("The tenant's id.")),
+            )
+            .problem(404, missing)
+            .problem(409, "`own_tenant`, `tenant_not_suspended` or `export_required`."),
+    ]
+}
+
+fn overview() -> Vec<Entry> {
+    let day = object("One UTC day, across every tenant.")
+        .field("date", date(""))
+        .field("new_tenants", integer(""))
+        .field("new_users", integer(""))
+        .field(
+            "active_tenants",
+            integer("Tenants with any request that day."),
+        )
+        .field("requests", integer(""))
+        .field("prompt_tokens", integer(""))
+        .field("completion_tokens", integer(""))
+        .field("total_tokens", integer(""));
+    vec![
+        op(
+            Method::GET,
+            "/api/admin/overview",
+            "Admin",
+            "The whole service per day",
+        )
+        .about("Read from the daily usage counters, not from messages.")
+        .query(
+            "from",
+            "First day, inclusive; default 29 days before `to`.",
+            date(""),
+        )
+        .query(
+            "to",
+            "Last day, inclusive; default today (UTC). At most 366 days in all.",
+            date(""),
+        )
+        .json(
+            200,
+            "The overview.",
+            object("")
+                .field("success", success())
+                .field("from", date(""))
+                .field("to", date(""))
+                .field(
+                    "totals",
+                    object("")
+                        .field("tenants", integer("Not counting deleted ones."))
+                        .field("tenants_by_status", object("Status to count."))
+                        .field("users", integer("")),
+                )
+                .field("days", list(day, "Every day of the range, oldest first.")),
+        ),
     ]
 }
 

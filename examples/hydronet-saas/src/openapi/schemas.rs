@@ -206,7 +206,7 @@ fn tenant() -> Shape {
         .field("name", string("Display name."))
         .field("slug", string("URL-safe name, unique across the service."))
         .field("plan", one_of(&["free", "pro", "enterprise"], ""))
-        .field("status", one_of(&["active", "suspended"], ""))
+        .field("status", one_of(&["active", "suspended", "deleted"], ""))
         .field("created_at", timestamp(""))
         .into()
 }
