@@ -47,6 +47,9 @@ pub struct Settings {
     /// Each plan's limits: the built-in defaults, overridden by
     /// `HYDRONET_PLAN_<PLAN>_<LIMIT>` (for example `HYDRONET_PLAN_FREE_REQUESTS_PER_MINUTE`).
     pub plans: PlanCatalog,
+    /// `HYDRONET_PLAN_<PLAN>_MODELS`: the models a plan may use, comma-separated, the
+    /// first being its default. Default: the configured model alone.
+    pub plan_models: HashMap<Plan, Vec<String>>,
     /// `HYDRONET_LLM_BASE_URL`: an OpenAI-compatible endpoint. Default DashScope's.
     pub llm_base_url: Option<String>,
     /// `HYDRONET_LLM_MODEL`. Default `qwen-turbo`.
@@ -179,6 +182,7 @@ impl Settings {
                 None => std::thread::available_parallelism().map_or(2, usize::from),
             },
             plans: plans(&get)?,
+            plan_models: plan_models(&get),
             trusted_proxies: crate::proxies::parse_list(
                 get("HYDRONET_TRUSTED_PROXIES").unwrap_or(""),
             )
@@ -228,6 +232,23 @@ pub fn debug_from_env() -> bool {
     std::env::var("DEBUG").map_or(true, |v| {
         v.trim().is_empty() || parse_bool(&v).unwrap_or(false)
     })
+}
+
+/// The model lists of `HYDRONET_PLAN_<PLAN>_MODELS`, for the plans that set one.
+fn plan_models<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> HashMap<Plan, Vec<String>> {
+    Plan::ALL
+        .into_iter()
+        .filter_map(|plan| {
+            let name = format!("HYDRONET_PLAN_{}_MODELS", plan.as_str().to_uppercase());
+            let models: Vec<String> = get(&name)?
+                .split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned)
+                .collect();
+            (!models.is_empty()).then_some((plan, models))
+        })
+        .collect()
 }
 
 /// The plan catalog with the overrides found in the environment.

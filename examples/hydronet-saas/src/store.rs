@@ -26,6 +26,8 @@ pub struct TenantRow {
     pub created_at: i64,
     /// The tenant's own chat system prompt, if it set one.
     pub system_prompt: Option<String>,
+    /// The chat model the tenant chose, if it chose one.
+    pub default_model: Option<String>,
 }
 
 impl TenantRow {
@@ -104,7 +106,8 @@ pub fn rfc3339(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-const TENANT_COLUMNS: &str = "id, name, slug, plan, status, created_at, system_prompt";
+const TENANT_COLUMNS: &str =
+    "id, name, slug, plan, status, created_at, system_prompt, default_model";
 const USER_COLUMNS: &str = "id, tenant_id, email, password_hash, status, created_at, last_login_at";
 
 /// Whether a slug is taken (needs the system scope to see other tenants).

@@ -44,7 +44,7 @@ async fn list_tenants(
 
     let mut tx = state.db.system().await?;
     let rows: Vec<TenantRow> = sqlx::query_as(
-        "SELECT id, name, slug, plan, status, created_at, system_prompt FROM tenants \
+        "SELECT id, name, slug, plan, status, created_at, system_prompt, default_model FROM tenants \
          WHERE (LOWER(name) LIKE $1 ESCAPE '\\' OR slug LIKE $1 ESCAPE '\\') AND ($2 = '' OR id > $2) \
          ORDER BY id LIMIT $3",
     )

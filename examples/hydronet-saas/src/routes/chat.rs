@@ -359,7 +359,13 @@ async fn send(
         .system_prompt
         .as_deref()
         .unwrap_or(DEFAULT_SYSTEM_PROMPT);
-    let (request, prompt_estimate) = context(&state, prompt, &history, &message);
+    let (mut request, prompt_estimate) = context(&state, prompt, &history, &message);
+    request.model = Some(crate::models::choose(
+        &state.settings,
+        ctx.plan(),
+        tenant_row.default_model.as_deref(),
+        None,
+    )?);
 
     let tokens = prompt_estimate + u64::from(state.settings.llm_max_tokens);
     let charge = Charge::reserve(&state, tenant, ctx.plan(), tokens).await?;

@@ -44,12 +44,13 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-/// `GET /v1/models`.
-async fn models(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "object": "list",
-        "data": [{ "id": model_name(&state.settings), "object": "model", "owned_by": "hydronet" }],
-    }))
+/// `GET /v1/models`: the models the caller's plan allows, its default first.
+async fn models(State(state): State<AppState>, ctx: TenantContext) -> Json<Value> {
+    let data: Vec<Value> = crate::models::allowed(&state.settings, ctx.plan())
+        .into_iter()
+        .map(|id| json!({ "id": id, "object": "model", "owned_by": "hydronet" }))
+        .collect();
+    Json(json!({ "object": "list", "data": data }))
 }
 
 fn created(state: &AppState) -> i64 {
@@ -69,6 +70,18 @@ async fn completions(
     if request.messages.is_empty() {
         return Err(Problem::invalid_field("messages", "must not be empty").into());
     }
+    let tenant = ctx.tenant_id();
+    let mut tx = state.db.tenant(tenant).await?;
+    let tenant_row = crate::store::tenant(&mut tx, tenant)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    tx.commit().await?;
+    request.model = Some(crate::models::choose(
+        &state.settings,
+        ctx.plan(),
+        tenant_row.default_model.as_deref(),
+        request.model.as_deref(),
+    )?);
     request.extra.remove("stream");
     request.extra.remove("stream_options");
     let max_tokens = *request

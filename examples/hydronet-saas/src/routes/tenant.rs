@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use http::Method;
-use hydronet_core::{FieldErrors, Problem, TenantContext};
+use hydronet_core::{FieldErrors, Plan, Problem, TenantContext};
 use hydronet_tenancy::rbac::Permission;
 use serde_json::{Value, json};
 
@@ -12,6 +12,7 @@ use super::{Access, Client, Endpoint, endpoint};
 use crate::body::JsonObject;
 use crate::domain::TenantName;
 use crate::error::ApiResult;
+use crate::models;
 use crate::state::AppState;
 use crate::store;
 
@@ -43,11 +44,17 @@ pub fn endpoints() -> Vec<Endpoint> {
 /// The longest system prompt a tenant may set.
 const MAX_PROMPT_CHARS: usize = 8_000;
 
-fn settings_json(tenant: &store::TenantRow) -> Value {
+fn settings_json(state: &AppState, plan: Plan, tenant: &store::TenantRow) -> Value {
+    let default_model =
+        models::choose(&state.settings, plan, tenant.default_model.as_deref(), None)
+            .unwrap_or_default();
     json!({
         "name": tenant.name,
         "system_prompt": tenant.system_prompt.as_deref().unwrap_or(DEFAULT_SYSTEM_PROMPT),
         "system_prompt_is_default": tenant.system_prompt.is_none(),
+        "default_model": default_model,
+        "default_model_is_plan_default": tenant.default_model.as_deref() != Some(default_model.as_str()),
+        "models": models::allowed(&state.settings, plan),
     })
 }
 
@@ -60,11 +67,12 @@ async fn settings(State(state): State<AppState>, ctx: TenantContext) -> ApiResul
         .ok_or_else(Problem::not_found)?;
     tx.commit().await?;
     Ok(Json(
-        json!({ "success": true, "settings": settings_json(&tenant) }),
+        json!({ "success": true, "settings": settings_json(&state, ctx.plan(), &tenant) }),
     ))
 }
 
-/// `PUT /api/tenant/settings` `{name?, system_prompt?}`: `system_prompt: null` returns to
+/// `PUT /api/tenant/settings` `{name?, system_prompt?, default_model?}`: `default_model`
+/// must be one of the plan's models (`null` returns to the plan's default); `system_prompt: null` returns to
 /// the built-in prompt. A configuration change, audited with the change.
 async fn update_settings(
     State(state): State<AppState>,
@@ -108,6 +116,24 @@ async fn update_settings(
             None
         }
     };
+    let allowed = models::allowed(&state.settings, ctx.plan());
+    let model = match body.get("default_model") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(model)) if allowed.contains(model) => Some(Some(model.clone())),
+        Some(Value::String(_)) => {
+            let reason = format!("must be one of your plan's models: {}", allowed.join(", "));
+            errors.insert("default_model".into(), vec![reason]);
+            None
+        }
+        Some(_) => {
+            errors.insert(
+                "default_model".into(),
+                vec!["must be a string or null".into()],
+            );
+            None
+        }
+    };
     if !errors.is_empty() {
         return Err(Problem::validation(errors).into());
     }
@@ -130,9 +156,18 @@ async fn update_settings(
             .execute(&mut *tx)
             .await?;
     }
+    if let Some(model) = &model {
+        sqlx::query("UPDATE tenants SET default_model = $1, updated_at = $2 WHERE id = $3")
+            .bind(model.as_deref())
+            .bind(now)
+            .bind(tenant_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
     let details = json!({
         "name": name.as_ref().map(TenantName::as_str),
         "system_prompt_changed": prompt.is_some(),
+        "default_model": model,
     });
     let event = client
         .caller_event(&state, &ctx, "tenant.settings_changed")
@@ -144,7 +179,7 @@ async fn update_settings(
         .ok_or_else(Problem::not_found)?;
     tx.commit().await?;
     Ok(Json(
-        json!({ "success": true, "settings": settings_json(&tenant) }),
+        json!({ "success": true, "settings": settings_json(&state, ctx.plan(), &tenant) }),
     ))
 }
 

@@ -82,7 +82,7 @@ async fn models_are_listed_and_bad_requests_refused() {
 
     let models = app.get("/v1/models", Some(&token)).await;
     assert_eq!(models.body["object"], "list");
-    assert_eq!(models.body["data"][0]["id"], "offline");
+    assert_eq!(models.body["data"][0]["id"], "qwen-turbo");
 
     app.post(
         "/v1/chat/completions",
@@ -105,4 +105,79 @@ async fn models_are_listed_and_bad_requests_refused() {
     )
     .await
     .assert_problem(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn the_tenants_default_model_is_used_within_what_its_plan_allows() {
+    let app = TestApp::new().await;
+    let token = app.register("models@gw.example", "Models").await.token();
+
+    let listed = app.get("/v1/models", Some(&token)).await;
+    let ids: Vec<&str> = listed.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["qwen-turbo", "qwen-plus"]);
+
+    let settings = app.get("/api/tenant/settings", Some(&token)).await;
+    assert_eq!(settings.body["settings"]["default_model"], "qwen-turbo");
+    app.put(
+        "/api/tenant/settings",
+        json!({ "default_model": "qwen-max" }),
+        Some(&token),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    let chosen = app
+        .put(
+            "/api/tenant/settings",
+            json!({ "default_model": "qwen-plus" }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        chosen.body["settings"]["default_model"], "qwen-plus",
+        "{}",
+        chosen.body
+    );
+
+    // Chat and the gateway use it when no model is asked for.
+    app.model.clone().reply("a", 1, 1);
+    let conversation = app
+        .post(
+            "/api/chat/conversations",
+            json!({ "title": "m" }),
+            Some(&token),
+        )
+        .await;
+    let id = conversation.body["conversation"]["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/chat/conversations/{id}/messages"),
+        json!({ "message": "hi" }),
+        Some(&token),
+    )
+    .await;
+    app.model.clone().reply("b", 1, 1);
+    app.post(
+        "/v1/chat/completions",
+        json!({ "messages": [{ "role": "user", "content": "hi" }] }),
+        Some(&token),
+    )
+    .await;
+    let used: Vec<Option<String>> = app.model.requests().into_iter().map(|r| r.model).collect();
+    assert_eq!(
+        used,
+        [Some("qwen-plus".to_owned()), Some("qwen-plus".to_owned())]
+    );
+
+    // A model beyond the plan is refused.
+    app.post(
+        "/v1/chat/completions",
+        json!({ "model": "qwen-max", "messages": [{ "role": "user", "content": "hi" }] }),
+        Some(&token),
+    )
+    .await
+    .assert_problem(403, "model_not_allowed");
 }

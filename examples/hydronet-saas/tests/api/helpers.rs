@@ -158,6 +158,14 @@ impl TestApp {
                 "127.0.0.1".to_owned(),
             ),
             (
+                "HYDRONET_PLAN_FREE_MODELS".to_owned(),
+                "qwen-turbo,qwen-plus".to_owned(),
+            ),
+            (
+                "HYDRONET_PLAN_PRO_MODELS".to_owned(),
+                "qwen-plus,qwen-max".to_owned(),
+            ),
+            (
                 "HYDRONET_AUDIT_SPOOL_DIR".to_owned(),
                 spool_dir.display().to_string(),
             ),
