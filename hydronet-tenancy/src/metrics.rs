@@ -1,4 +1,4 @@
-//! What the layers of this crate report through the [`metrics`](::metrics) facade
+//! What the layers of this crate report through the `metrics` facade
 //! (feature `metrics`).
 //!
 //! Nothing is recorded until the application installs a recorder (a Prometheus exporter,

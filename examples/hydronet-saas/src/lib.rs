@@ -14,6 +14,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod limits;
+pub mod metrics;
 pub mod proxies;
 pub mod routes;
 pub mod state;

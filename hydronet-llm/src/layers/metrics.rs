@@ -1,4 +1,4 @@
-//! Call latency, tokens and errors by model through the [`metrics`](::metrics) facade
+//! Call latency, tokens and errors by model through the `metrics` facade
 //! (feature `metrics`).
 //!
 //! [`MetricsLayer`] records, for every call:

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod chat;
 pub mod gateway;
 pub mod health;
+pub mod metrics;
 pub mod roles;
 pub mod tenant;
 pub mod usage;
@@ -78,6 +79,7 @@ pub fn all() -> Vec<Endpoint> {
         users::endpoints(),
         admin::endpoints(),
         audit::endpoints(),
+        metrics::endpoints(),
     ]
     .into_iter()
     .flatten()

@@ -11,6 +11,7 @@ mod gateway;
 mod health;
 mod isolation;
 mod limits;
+mod metrics;
 mod postgres;
 mod rbac;
 mod tokens;

@@ -26,6 +26,7 @@ fn expected() -> HashMap<(Method, &'static str), Option<&'static [&'static str]>
         ((Method::GET, "/api/health"), None),
         ((Method::GET, "/api/health/live"), None),
         ((Method::GET, "/api/health/ready"), None),
+        ((Method::GET, "/metrics"), None),
         ((Method::POST, "/api/auth/register"), None),
         ((Method::POST, "/api/auth/login"), None),
         ((Method::POST, "/api/auth/refresh"), None),
