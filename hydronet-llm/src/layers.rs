@@ -8,6 +8,8 @@
 //!   ends or is dropped.
 //! - [`MeterLayer`]: reports every call to a [`Meter`] — usage, and whether it completed —
 //!   streamed or not, finished or aborted.
+//! - `MetricsLayer` (feature `metrics`): latency, tokens and errors by model through the
+//!   `metrics` facade; see the `metrics` submodule.
 //!
 //! # Example
 //!
@@ -40,6 +42,11 @@ use tower::Layer;
 
 use crate::model::{BoxFuture, ChatModel, ChatStream, LlmError};
 use crate::types::{ChatRequest, ChatResponse, StreamEvent, Usage};
+
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(feature = "metrics")]
+pub use metrics::{MetricsLayer, WithMetrics};
 
 /// Retries transient failures; see the [module docs](self).
 #[derive(Debug, Clone, Copy)]

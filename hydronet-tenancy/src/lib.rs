@@ -11,6 +11,7 @@
 //!   throttling per account and per address;
 //! - [`rbac`] (feature `rbac`): casbin roles per tenant and the authorization layer;
 //! - [`audit`]: audit events and sinks;
+//! - `metrics` (feature `metrics`): the names of what the layers record;
 //! - `bus` (feature `redis`): keeping instances in step through Redis pub/sub.
 //!
 //! # Features
@@ -18,13 +19,17 @@
 //! - `axum`: extractors, and matched route templates for authorization;
 //! - `rbac`: role-based access control (casbin);
 //! - `sqlx`: a casbin adapter over an sqlx pool;
-//! - `redis`: share revocations between instances.
+//! - `redis`: share revocations between instances;
+//! - `metrics`: rate-limit decisions and audit queue figures through the `metrics`
+//!   facade ([`metrics`]).
 #![warn(missing_docs)]
 
 pub mod audit;
 pub mod auth;
 #[cfg(feature = "redis")]
 pub mod bus;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod password;
 pub mod quota;
 #[cfg(feature = "rbac")]

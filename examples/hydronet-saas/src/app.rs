@@ -25,7 +25,8 @@ use crate::state::AppState;
 /// Layers, outermost first: request id (set, then echoed on the response), a tracing span
 /// per request carrying that id, a panic catcher answering a generic 500 problem, the body
 /// size limit; then, on every route that is not public, authentication, rate limiting by
-/// the tenant's plan, and authorization.
+/// the tenant's plan, and authorization. When metrics are on, the outermost layer counts
+/// and times every request (panics and refusals included) by route template.
 pub fn router(state: AppState) -> Router {
     let mut public = Router::new();
     let mut private = Router::new();
@@ -56,7 +57,7 @@ pub fn router(state: AppState) -> Router {
             audited_reads,
         ));
 
-    Router::new()
+    let router = Router::new()
         .merge(public)
         .merge(private)
         .fallback(not_found)
@@ -72,8 +73,12 @@ pub fn router(state: AppState) -> Router {
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(CatchPanicLayer::custom(|_| panic_response())),
-        )
-        .with_state(state)
+        );
+    let router = match state.metrics {
+        Some(_) => router.layer(middleware::from_fn(crate::metrics::track_http)),
+        None => router,
+    };
+    router.with_state(state)
 }
 
 /// Request events go through the batching queue (and the mirror sink).

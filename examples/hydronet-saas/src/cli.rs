@@ -179,6 +179,7 @@ async fn serve(settings: Settings, bind: SocketAddr) -> CliResult {
     let app = crate::app::router(state.clone());
 
     let listener = TcpListener::bind(bind).await?;
+    let metrics = spawn_metrics_listener(&state).await?;
     tracing::info!(address = %listener.local_addr()?, database = %backend, redis = state.redis.is_some(), "HydroNet listening");
     axum::serve(
         listener,
@@ -187,10 +188,47 @@ async fn serve(settings: Settings, bind: SocketAddr) -> CliResult {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
 
+    if let Some((stop, task)) = metrics {
+        let _ = stop.send(());
+        task.await??;
+    }
     state.shutdown().await;
     state.db.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// A running metrics listener: what stops it, and its task.
+type MetricsListener = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
+
+/// Serves `/metrics` on `HYDRONET_METRICS_BIND` when set; otherwise says once how metrics
+/// are turned on, if they are not.
+async fn spawn_metrics_listener(
+    state: &AppState,
+) -> Result<Option<MetricsListener>, std::io::Error> {
+    let settings = &state.settings;
+    let Some(bind) = settings.metrics_bind else {
+        if settings.metrics_token.is_some() {
+            tracing::info!("metrics at /metrics, for requests bearing HYDRONET_METRICS_TOKEN");
+        } else {
+            tracing::info!(
+                "metrics are off: set HYDRONET_METRICS_BIND (an address for /metrics) or \
+                 HYDRONET_METRICS_TOKEN (/metrics behind a bearer token) to turn them on"
+            );
+        }
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(bind).await?;
+    tracing::info!(address = %listener.local_addr()?, "metrics listening at /metrics");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stopped.await;
+    };
+    let task = tokio::spawn(crate::metrics::serve(listener, state.clone(), shutdown));
+    Ok(Some((stop, task)))
 }
 
 async fn shutdown_signal() {

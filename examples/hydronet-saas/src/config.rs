@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -74,6 +75,12 @@ pub struct Settings {
     pub rate_limit_on_outage: OnOutage,
     /// `HYDRONET_LOGIN_LIMIT_ON_OUTAGE`: `fail_closed` (default) or `fallback`.
     pub login_limit_on_outage: OnOutage,
+    /// `HYDRONET_METRICS_BIND`: a socket address where `serve` answers `GET /metrics` on a
+    /// listener of its own, for a scraper on a private network. Default none.
+    pub metrics_bind: Option<SocketAddr>,
+    /// `HYDRONET_METRICS_TOKEN`: when set, `GET /metrics` on the main address (and on the
+    /// metrics address) answers only requests bearing it. At least 32 characters.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// Why the settings could not be read.
@@ -217,7 +224,23 @@ impl Settings {
                 "HYDRONET_LOGIN_LIMIT_ON_OUTAGE",
                 OnOutage::FailClosed,
             )?,
+            metrics_bind: get("HYDRONET_METRICS_BIND")
+                .map(|v| {
+                    v.parse().map_err(|_| ConfigError::Invalid {
+                        name: "HYDRONET_METRICS_BIND",
+                        reason: "expected an address and port such as 127.0.0.1:9100".into(),
+                    })
+                })
+                .transpose()?,
+            metrics_token: get("HYDRONET_METRICS_TOKEN")
+                .map(|v| check_strength("HYDRONET_METRICS_TOKEN", v))
+                .transpose()?,
         })
+    }
+
+    /// Whether Prometheus metrics are collected: a metrics address or token is set.
+    pub fn metrics_enabled(&self) -> bool {
+        self.metrics_bind.is_some() || self.metrics_token.is_some()
     }
 
     /// The JWT signing secret, for building keys.
@@ -481,6 +504,48 @@ mod tests {
         assert_eq!(set.login_limit_on_outage, OnOutage::UseSecondary);
         let bad = Settings::from_map(&vars(&[("HYDRONET_RATE_LIMIT_ON_OUTAGE", "maybe")]), None);
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn metrics_are_off_unless_an_address_or_token_is_set() {
+        let defaults = Settings::from_map(&vars(&[]), None).unwrap();
+        assert!(!defaults.metrics_enabled());
+
+        let token = "m".repeat(40);
+        let set = Settings::from_map(
+            &vars(&[
+                ("HYDRONET_METRICS_BIND", "127.0.0.1:9100"),
+                ("HYDRONET_METRICS_TOKEN", &token),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert!(set.metrics_enabled());
+        assert_eq!(
+            set.metrics_bind,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9100)))
+        );
+        assert_eq!(set.metrics_token.unwrap().expose_secret(), token);
+        // The token never shows in debug output.
+        let printed = format!(
+            "{:?}",
+            Settings::from_map(&vars(&[("HYDRONET_METRICS_TOKEN", &token)]), None).unwrap()
+        );
+        assert!(!printed.contains(&token));
+
+        let short = Settings::from_map(&vars(&[("HYDRONET_METRICS_TOKEN", "letmein")]), None);
+        assert!(matches!(
+            short,
+            Err(ConfigError::WeakSecret("HYDRONET_METRICS_TOKEN"))
+        ));
+        let bad = Settings::from_map(&vars(&[("HYDRONET_METRICS_BIND", "port 9100")]), None);
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                name: "HYDRONET_METRICS_BIND",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -1354,6 +1354,18 @@ fn docs() -> Vec<Entry> {
             "The reference page's style sheet",
         )
         .reply(200, text("text/css", "The style sheet.")),
+        op(Method::GET, "/metrics", "Health", "Prometheus metrics")
+            .about(
+                "Served here only when `HYDRONET_METRICS_TOKEN` is set, to requests with \
+                 `Authorization: Bearer <that token>`; otherwise 404 (metrics may be on the \
+                 separate `HYDRONET_METRICS_BIND` address instead).",
+            )
+            .reply(
+                200,
+                text("text/plain", "The Prometheus text exposition format."),
+            )
+            .problem(401, "`unauthenticated`: a missing or wrong metrics token.")
+            .problem(404, "`not_found`: metrics are not served on this address."),
     ]
 }
 

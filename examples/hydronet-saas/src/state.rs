@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hydronet_core::{Clock, Problem, SessionId, SystemClock, TenantId, UserId};
-use hydronet_llm::layers::{ConcurrencyLimitLayer, RetryLayer};
+use hydronet_llm::layers::{ConcurrencyLimitLayer, MetricsLayer, RetryLayer};
 use hydronet_llm::{ChatModel, OfflineModel, OpenAiConfig, OpenAiModel};
 use hydronet_tenancy::audit::{
     self as audit_log, AuditEvent, AuditSink, AuditWriter, BatchConfig, SqlAudit, TracingSink,
@@ -22,8 +22,10 @@ use hydronet_tenancy::quota::{
 use hydronet_tenancy::rbac::{Rbac, RbacError, SqlxAdapter};
 use hydronet_tenancy::revocation::{RedisRevocations, RevocationList, RevocationSource};
 use hydronet_tenancy::token::{AccessGrant, JwtCodec, JwtKey, OpaqueToken, TokenError};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tower::Layer;
 
 use crate::api_keys::KeyVerifier;
 use crate::config::Settings;
@@ -128,6 +130,8 @@ pub struct Inner {
     pub limiter: Arc<Limiter>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// Renders the Prometheus metrics, when a metrics address or token is configured.
+    pub metrics: Option<PrometheusHandle>,
 }
 
 impl Deref for AppState {
@@ -181,6 +185,7 @@ impl AppState {
         audit: Arc<dyn AuditSink>,
         model: Arc<dyn ChatModel>,
     ) -> Result<Self, StartError> {
+        let metrics = settings.metrics_enabled().then(crate::metrics::install);
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await?;
         let codec = build_codec(&settings, clock.clone())?;
@@ -242,6 +247,7 @@ impl AppState {
                 audit,
                 role_changes: tokio::sync::Mutex::new(()),
                 clock,
+                metrics,
             }),
         };
         state.reload_revocations().await?;
@@ -262,9 +268,13 @@ impl AppState {
         self.clock.now_secs()
     }
 
-    /// Starts background work: pruning the revocation list, and listening for revocations
-    /// from other instances when Redis is configured.
+    /// Starts background work: pruning the revocation list, listening for revocations
+    /// from other instances when Redis is configured, and compacting metrics.
     pub fn spawn_background(&self) {
+        if let Some(handle) = &self.metrics {
+            crate::metrics::spawn_upkeep(handle.clone());
+        }
+
         let state = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -602,8 +612,6 @@ impl TokenBudget for Budget {
     }
 }
 
-/// The configured model: an OpenAI-compatible provider behind retries and a concurrency
-/// limit, or, without an API key, the offline model (and a warning saying so).
 /// The name of the model chat uses by default, as `/v1/models` lists it.
 pub fn model_name(settings: &Settings) -> &str {
     match (&settings.llm_api_key, &settings.llm_model) {
@@ -613,13 +621,24 @@ pub fn model_name(settings: &Settings) -> &str {
     }
 }
 
+/// The configured model: an OpenAI-compatible provider behind retries and a concurrency
+/// limit, or, without an API key, the offline model (and a warning saying so). Either way
+/// the calls are measured (latency, tokens and errors by model) as the handlers see them.
 pub fn build_model(settings: &Settings) -> Result<Arc<dyn ChatModel>, StartError> {
     use secrecy::ExposeSecret;
+    // Every model a plan allows is a label of its own; anything else counts as `other`.
+    let measured = settings
+        .plan_models
+        .values()
+        .flatten()
+        .fold(MetricsLayer::new(model_name(settings)), |layer, model| {
+            layer.model(model.as_str())
+        });
     let Some(key) = &settings.llm_api_key else {
         tracing::warn!(
             "no ALIYUN_API_KEY or DASHSCOPE_API_KEY: chat answers with the offline model"
         );
-        return Ok(Arc::new(OfflineModel));
+        return Ok(Arc::new(measured.layer(OfflineModel)));
     };
     let mut config = OpenAiConfig::default().api_key(key.expose_secret());
     if let Some(url) = &settings.llm_base_url {
@@ -634,6 +653,7 @@ pub fn build_model(settings: &Settings) -> Result<Arc<dyn ChatModel>, StartError
         "chat uses an OpenAI-compatible provider"
     );
     let model = tower::ServiceBuilder::new()
+        .layer(measured)
         .layer(ConcurrencyLimitLayer::new(64))
         .layer(RetryLayer::new())
         .service(provider);

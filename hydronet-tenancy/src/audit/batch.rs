@@ -7,6 +7,9 @@
 //! retried with backoff, keeping its events. [`WriterTask::shutdown`] closes the queue and
 //! writes everything accepted before it returns.
 //!
+//! With the `metrics` feature the writer reports its queue depth, how long senders waited,
+//! and the events written and lost (see `hydronet_tenancy::metrics`).
+//!
 //! Security actions that must not happen without their record use
 //! [`append`](super::append) inside their own transaction instead.
 //!
@@ -157,6 +160,8 @@ impl AuditWriter {
             .recovered
             .store(missing.len() as u64, Ordering::Relaxed);
         writer.lost.fetch_add(orphans.unreadable, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        crate::metrics::audit_lost(orphans.unreadable);
         Ok((writer, task))
     }
 
@@ -199,6 +204,8 @@ impl AuditWriter {
     /// Queues `event`, waiting while the queue is full. Fails only once the writer has
     /// stopped.
     pub async fn send(&self, event: AuditEvent) -> Result<(), AuditError> {
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
         // Spooled and queued under one lock, so the worker never empties the spool while
         // an event is in it but not yet in the queue.
         let _spooled = match &self.spool {
@@ -214,7 +221,14 @@ impl AuditWriter {
         self.queue
             .send(event)
             .await
-            .map_err(|_| AuditError("the audit writer has stopped".to_owned()))
+            .map_err(|_| AuditError("the audit writer has stopped".to_owned()))?;
+
+        #[cfg(feature = "metrics")]
+        crate::metrics::audit_enqueued(
+            started.elapsed(),
+            self.queue.max_capacity() - self.queue.capacity(),
+        );
+        Ok(())
     }
 
     /// How many accepted events were given up on because the database kept failing when
@@ -308,6 +322,8 @@ impl Worker {
         let room = self.config.max_batch - batch.len();
         tokio::select! {
             received = self.events.recv_many(batch, room) => {
+                #[cfg(feature = "metrics")]
+                crate::metrics::audit_queue_depth(self.events.len());
                 if received == 0 { Received::Closed } else { Received::Events }
             }
             () = wait_until(due) => Received::Due,
@@ -359,10 +375,14 @@ impl Worker {
             tracing::info!(target: "hydronet::audit", "audit writes resumed");
             self.outage = false;
         }
+        #[cfg(feature = "metrics")]
+        crate::metrics::audit_written(batch.len());
         batch.clear();
     }
 
     fn failed(&mut self, err: &AuditError, pending: usize) {
+        #[cfg(feature = "metrics")]
+        crate::metrics::audit_write_failed();
         if !self.outage {
             tracing::error!(target: "hydronet::audit", error = %err, pending, "audit events could not be written; retrying");
             self.outage = true;
@@ -378,6 +398,8 @@ impl Worker {
         }
 
         self.lost.fetch_add(lost, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        crate::metrics::audit_lost(lost);
         tracing::error!(target: "hydronet::audit", lost, "audit writer stopped with events unwritten");
     }
 
@@ -532,6 +554,52 @@ mod tests {
                 .first_problem
                 .is_none()
         );
+    }
+
+    #[cfg(feature = "metrics")]
+    #[tokio::test]
+    async fn the_queue_depth_gauge_follows_queued_events() {
+        use std::collections::HashMap;
+
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+
+        use crate::metrics::{AUDIT_ENQUEUE_WAIT, AUDIT_EVENTS_WRITTEN, AUDIT_QUEUE_DEPTH};
+
+        /// Each metric by name (these carry no labels), as recorded since the last call.
+        fn take(snapshotter: &Snapshotter) -> HashMap<String, DebugValue> {
+            let snapshot = snapshotter.snapshot().into_vec();
+            snapshot
+                .into_iter()
+                .map(|(key, _, _, value)| (key.key().name().to_owned(), value))
+                .collect()
+        }
+
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        // A single-threaded runtime: the writer task runs on this thread and sees it too.
+        let _guard = metrics::set_default_local_recorder(&recorder);
+        let db = TestDb::sqlite().await;
+        let config = BatchConfig::default().max_batch(1).interval(Duration::ZERO);
+        let (writer, task) = AuditWriter::spawn(db.audit(), config);
+        let lock = db.hold_write_lock().await;
+
+        let tenant = TenantId::new();
+        for n in 0..5 {
+            writer.send(event(tenant, n)).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        // One event taken into a batch that waits for the lock; four still queued.
+        let queued = take(&snapshotter);
+        assert_eq!(queued[AUDIT_QUEUE_DEPTH], DebugValue::Gauge(4.0.into()));
+        assert!(matches!(&queued[AUDIT_ENQUEUE_WAIT], DebugValue::Histogram(w) if w.len() == 5));
+        assert!(!queued.contains_key(AUDIT_EVENTS_WRITTEN));
+
+        release(lock).await;
+        assert_eq!(task.shutdown().await, 0);
+        let drained = take(&snapshotter);
+        assert_eq!(drained[AUDIT_EVENTS_WRITTEN], DebugValue::Counter(5));
+        assert_eq!(drained[AUDIT_QUEUE_DEPTH], DebugValue::Gauge(0.0.into()));
     }
 
     async fn events_are_counted_lost_when_the_database_stays_down(db: TestDb) {

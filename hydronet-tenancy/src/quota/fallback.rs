@@ -23,7 +23,9 @@ pub enum OnOutage {
 /// second every decision goes straight to the secondary (or fails, with
 /// [`OnOutage::FailClosed`]) without waiting on the primary; then one request probes the
 /// primary again. Recovery is logged once too. [`Fallback::is_degraded`] feeds health
-/// checks and [`Fallback::fallback_decisions`] counts what the secondary decided.
+/// checks and [`Fallback::fallback_decisions`] counts what the secondary decided (as do the
+/// `hydronet_rate_limit_fallback_decisions_total` counter and the
+/// `hydronet_rate_limit_degraded` gauge with the `metrics` feature).
 #[derive(Debug)]
 pub struct Fallback<P, S> {
     primary: P,
@@ -85,6 +87,8 @@ impl<P: RateLimiter, S: RateLimiter> Fallback<P, S> {
             )),
             OnOutage::UseSecondary => {
                 self.fallback_decisions.fetch_add(1, Ordering::Relaxed);
+                #[cfg(feature = "metrics")]
+                metrics::counter!(crate::metrics::RATE_LIMIT_FALLBACK_DECISIONS).increment(1);
                 self.secondary.check(key, rate, cost).await
             }
         }
@@ -102,6 +106,8 @@ impl<P: RateLimiter, S: RateLimiter> RateLimiter for Fallback<P, S> {
             Ok(decision) => {
                 if self.degraded.swap(false, Ordering::Relaxed) {
                     tracing::info!("shared rate limiter reachable again; leaving fallback");
+                    #[cfg(feature = "metrics")]
+                    metrics::gauge!(crate::metrics::RATE_LIMIT_DEGRADED).set(0.0);
                 }
                 Ok(decision)
             }
@@ -110,6 +116,8 @@ impl<P: RateLimiter, S: RateLimiter> RateLimiter for Fallback<P, S> {
                     .store(now + PROBE_AFTER_MS, Ordering::Relaxed);
                 if !self.degraded.swap(true, Ordering::Relaxed) {
                     tracing::warn!(error = %err, mode = ?self.on_outage, "shared rate limiter unreachable; falling back");
+                    #[cfg(feature = "metrics")]
+                    metrics::gauge!(crate::metrics::RATE_LIMIT_DEGRADED).set(1.0);
                 }
                 self.degraded_decision(key, rate, cost).await
             }
@@ -170,6 +178,37 @@ mod tests {
         assert!(limiter.check("k", rate, 1).await.unwrap().allowed);
         assert!(!limiter.is_degraded());
         assert_eq!(limiter.fallback_decisions(), 5);
+    }
+
+    #[cfg(feature = "metrics")]
+    #[tokio::test]
+    async fn an_outage_shows_in_the_metrics() {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+        use crate::metrics::{RATE_LIMIT_DEGRADED, RATE_LIMIT_FALLBACK_DECISIONS};
+
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let _guard = metrics::set_default_local_recorder(&recorder);
+        let primary = Arc::new(Flaky::default());
+        primary.down.store(true, Ordering::Relaxed);
+        let limiter = Fallback::new(primary, LocalLimiter::new());
+
+        for _ in 0..3 {
+            limiter.check("k", Rate::per_minute(10), 1).await.unwrap();
+        }
+
+        let values: std::collections::HashMap<_, _> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value)| (key.key().name().to_owned(), value))
+            .collect();
+        assert_eq!(
+            values[RATE_LIMIT_FALLBACK_DECISIONS],
+            DebugValue::Counter(3)
+        );
+        assert_eq!(values[RATE_LIMIT_DEGRADED], DebugValue::Gauge(1.0.into()));
     }
 
     #[tokio::test]

@@ -169,7 +169,9 @@ impl<S, L, P> Layer<S> for RateLimitLayer<L, P> {
 /// Over a limit: `429` problem (`rate_limited`) with `Retry-After`. Limiter unavailable
 /// while failing closed: `503`. Every answer carries `RateLimit-Policy` and `RateLimit`
 /// headers describing the most constrained limit. Requests without a
-/// [`TenantContext`] pass untouched: put this layer after authentication.
+/// [`TenantContext`] pass untouched: put this layer after authentication. With the
+/// `metrics` feature, every decision is counted by plan in
+/// `hydronet_rate_limit_decisions_total`.
 #[derive(Debug)]
 pub struct RateLimit<S, L, P> {
     inner: S,
@@ -223,6 +225,8 @@ where
                     Ok(decision) => decision,
                     Err(err) => {
                         tracing::error!(error = %err, "rate limiter unavailable; refusing");
+                        #[cfg(feature = "metrics")]
+                        crate::metrics::rate_limit_decision("error", ctx.plan());
                         let problem =
                             Problem::unavailable("Rate limiting is unavailable; retry shortly.");
                         return Ok(problem.to_response());
@@ -230,6 +234,8 @@ where
                 };
                 if !decision.allowed {
                     tracing::debug!(tenant_id = %ctx.tenant_id(), limit = name, "rate limited");
+                    #[cfg(feature = "metrics")]
+                    crate::metrics::rate_limit_decision("limited", ctx.plan());
                     let mut response = Problem::too_many_requests().to_response();
                     set_headers(&mut response, &limits, name, &decision);
                     return Ok(response);
@@ -239,6 +245,8 @@ where
                 }
             }
 
+            #[cfg(feature = "metrics")]
+            crate::metrics::rate_limit_decision("allowed", ctx.plan());
             let mut response = inner.call(req).await?;
             if let Some((name, decision)) = tightest {
                 set_headers(&mut response, &limits, name, &decision);
@@ -400,6 +408,43 @@ mod tests {
                 StatusCode::TOO_MANY_REQUESTS
             ]
         );
+    }
+
+    #[cfg(feature = "metrics")]
+    #[tokio::test]
+    async fn decisions_are_counted_by_outcome_and_plan() {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        // The runtime of this test has one thread, so the layer's futures see it.
+        let _guard = metrics::set_default_local_recorder(&recorder);
+        let limiter = Arc::new(LocalLimiter::with_clock(Arc::new(ManualClock::at_secs(0))));
+        let ctx = TenantContext::new(TenantId::new(), Principal::User(UserId::new()), Plan::Pro);
+
+        let per_user = Plan::Pro.limits().user_requests_per_minute;
+        for _ in 0..=per_user {
+            service(limiter.clone())
+                .oneshot(request(&ctx))
+                .await
+                .unwrap();
+        }
+
+        let mut counts = std::collections::HashMap::new();
+        for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+            let key = key.key();
+            assert_eq!(key.name(), crate::metrics::RATE_LIMIT_DECISIONS);
+            let labels: Vec<_> = key.labels().map(|l| (l.key(), l.value())).collect();
+            assert!(labels.contains(&("plan", "pro")), "{labels:?}");
+            let decision = labels.iter().find(|(k, _)| *k == "decision").unwrap().1;
+            let DebugValue::Counter(n) = value else {
+                panic!("not a counter")
+            };
+            counts.insert(decision.to_owned(), n);
+        }
+        assert_eq!(counts["allowed"], u64::from(per_user));
+        assert_eq!(counts["limited"], 1);
+        assert!(!counts.contains_key("error"));
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ pub mod docs;
 pub mod gateway;
 pub mod health;
 pub mod lifecycle;
+pub mod metrics;
 pub mod roles;
 pub mod tenant;
 pub mod usage;
@@ -84,6 +85,7 @@ pub fn all() -> Vec<Endpoint> {
         lifecycle::endpoints(),
         audit::endpoints(),
         docs::endpoints(),
+        metrics::endpoints(),
     ]
     .into_iter()
     .flatten()

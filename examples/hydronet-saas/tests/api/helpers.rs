@@ -128,12 +128,29 @@ impl TestApp {
         Self::with_model(database_url, sqlite_file, redis_url(), Some(model), None).await
     }
 
+    /// A new application on a new database, with these settings added to the test ones.
+    pub(crate) async fn with_env(extra: &[(&str, &str)]) -> Self {
+        let (database_url, sqlite_file) = fresh_database().await;
+        Self::build(database_url, sqlite_file, redis_url(), None, None, extra).await
+    }
+
     pub(crate) async fn with_model(
         database_url: String,
         sqlite_file: Option<PathBuf>,
         redis: Option<String>,
         model: Option<Arc<dyn ChatModel>>,
         spool_dir: Option<PathBuf>,
+    ) -> Self {
+        Self::build(database_url, sqlite_file, redis, model, spool_dir, &[]).await
+    }
+
+    async fn build(
+        database_url: String,
+        sqlite_file: Option<PathBuf>,
+        redis: Option<String>,
+        model: Option<Arc<dyn ChatModel>>,
+        spool_dir: Option<PathBuf>,
+        extra: &[(&str, &str)],
     ) -> Self {
         let spool_dir = spool_dir.unwrap_or_else(|| {
             std::env::temp_dir().join(format!("hydronet-spool-{}", uuid::Uuid::now_v7().simple()))
@@ -175,6 +192,9 @@ impl TestApp {
             // Keys of one database's instances, apart from other tests and earlier runs.
             let prefix = format!("hnt:{:x}:", stable_hash(&database_url));
             vars.insert("HYDRONET_REDIS_KEY_PREFIX".to_owned(), prefix);
+        }
+        for (name, value) in extra {
+            vars.insert((*name).to_owned(), (*value).to_owned());
         }
         let settings = Settings::from_map(&vars, None).expect("test settings");
         let clock = ManualClock::now();
