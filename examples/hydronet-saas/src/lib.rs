@@ -22,6 +22,7 @@ pub mod models;
 pub mod openapi;
 pub mod proxies;
 pub mod routes;
+pub mod sealed;
 pub mod state;
 pub mod store;
 pub mod usage;

@@ -128,6 +128,8 @@ pub struct Inner {
     pub usage: Arc<UsageRecorder>,
     /// Request rate limits: in process, or shared through Redis with an in-process fallback.
     pub limiter: Arc<Limiter>,
+    /// Seals third-party secrets stored in the database (see [`crate::sealed`]).
+    pub sealer: crate::sealed::Sealer,
     /// The time source.
     pub clock: Arc<dyn Clock>,
     /// Renders the Prometheus metrics, when a metrics address or token is configured.
@@ -238,6 +240,7 @@ impl AppState {
                 audit_writer,
                 audit_task: tokio::sync::Mutex::new(Some(audit_task)),
                 limiter,
+                sealer: crate::sealed::Sealer::new(&settings.secret_key),
                 settings,
                 db,
                 codec,
