@@ -16,7 +16,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, stream};
 use http::{HeaderMap, Method, StatusCode, header};
-use hydronet_core::{Problem, TenantContext, TenantId, UserId};
+use hydronet_core::{Plan, Problem, TenantContext, TenantId, UserId};
 use hydronet_llm::{ChatRequest, LlmError, Message, StreamEvent, Usage};
 use hydronet_tenancy::rbac::Permission;
 use serde_json::{Value, json};
@@ -346,11 +346,52 @@ async fn send(
     fields.finish()?;
     let message = message.unwrap_or_default();
 
+    let prepared = prepare(&state, tenant, ctx.plan(), user, &id, &message).await?;
+    if wants_stream {
+        return Ok(stream_reply(prepared.turn, prepared.request).into_response());
+    }
+    let answer = answer(prepared).await?;
+    Ok(Json(json!({
+        "success": true,
+        "message": { "id": answer.message_id, "role": "assistant", "content": answer.text },
+        "usage": answer.usage,
+    }))
+    .into_response())
+}
+
+/// A user's message stored in its conversation, with the budget reserved and the model
+/// request built: ready to be answered, plainly ([`answer`]) or streamed.
+pub struct Prepared {
+    turn: Turn,
+    request: ChatRequest,
+}
+
+/// The assistant's stored reply.
+#[derive(Debug)]
+pub struct Answer {
+    /// The stored reply's id.
+    pub message_id: String,
+    /// The reply's text.
+    pub text: String,
+    /// What the call used.
+    pub usage: Usage,
+}
+
+/// Stores `message` from `user` in `tenant`'s `conversation` (which must be theirs) and
+/// reserves its tokens from the budget of `plan`.
+pub async fn prepare(
+    state: &AppState,
+    tenant: TenantId,
+    plan: Plan,
+    user: UserId,
+    conversation: &str,
+    message: &str,
+) -> ApiResult<Prepared> {
     let mut tx = state.db.tenant(tenant).await?;
-    chat_store::conversation(&mut tx, tenant, user, &id)
+    chat_store::conversation(&mut tx, tenant, user, conversation)
         .await?
         .ok_or_else(Problem::not_found)?;
-    let history = chat_store::messages(&mut tx, tenant, &id, 200).await?;
+    let history = chat_store::messages(&mut tx, tenant, conversation, 200).await?;
     let tenant_row = crate::store::tenant(&mut tx, tenant)
         .await?
         .ok_or_else(Problem::not_found)?;
@@ -359,26 +400,27 @@ async fn send(
         .system_prompt
         .as_deref()
         .unwrap_or(DEFAULT_SYSTEM_PROMPT);
-    let (mut request, prompt_estimate) = context(&state, prompt, &history, &message);
+    let (mut request, prompt_estimate) = context(state, prompt, &history, message);
     request.model = Some(crate::models::choose(
         &state.settings,
-        ctx.plan(),
+        plan,
         tenant_row.default_model.as_deref(),
         None,
     )?);
 
     let tokens = prompt_estimate + u64::from(state.settings.llm_max_tokens);
-    let charge = Charge::reserve(&state, tenant, ctx.plan(), tokens).await?;
+    let charge = Charge::reserve(state, tenant, plan, tokens).await?;
 
     let stored = async {
         let mut tx = state.db.tenant(tenant).await?;
         let new = NewMessage {
             role: "user",
-            content: &message,
+            content: message,
             prompt_tokens: 0,
             completion_tokens: 0,
         };
-        let id = chat_store::insert_message(&mut tx, tenant, &id, &new, state.now()).await?;
+        let id =
+            chat_store::insert_message(&mut tx, tenant, conversation, &new, state.now()).await?;
         tx.commit().await?;
         Ok::<_, ApiError>(id)
     }
@@ -395,17 +437,17 @@ async fn send(
         charge,
         state: state.clone(),
         tenant,
-        conversation: id,
+        conversation: conversation.to_owned(),
         user_message,
         prompt_estimate,
     };
-    if wants_stream {
-        return Ok(stream_reply(turn, request).into_response());
-    }
-    plain_reply(turn, request).await
+    Ok(Prepared { turn, request })
 }
 
-async fn plain_reply(turn: Turn, request: ChatRequest) -> ApiResult<Response> {
+/// Asks the model and stores its reply; a failed call marks the turn failed and returns
+/// the problem (502 or 504).
+pub async fn answer(prepared: Prepared) -> ApiResult<Answer> {
+    let Prepared { turn, request } = prepared;
     let reply = match turn.state.model.complete(request).await {
         Ok(reply) => reply,
         Err(err) => {
@@ -417,13 +459,11 @@ async fn plain_reply(turn: Turn, request: ChatRequest) -> ApiResult<Response> {
     let usage = reply.usage.clone().unwrap_or_else(|| turn.estimated(&text));
     turn.meter(&usage).await;
     let message_id = turn.store_reply(&text, &usage).await?;
-
-    Ok(Json(json!({
-        "success": true,
-        "message": { "id": message_id, "role": "assistant", "content": text },
-        "usage": usage,
-    }))
-    .into_response())
+    Ok(Answer {
+        message_id,
+        text,
+        usage,
+    })
 }
 
 /// Streams the reply as Server-Sent Events: `delta` events with text, then `done` with the
