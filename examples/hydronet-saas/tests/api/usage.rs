@@ -193,3 +193,82 @@ async fn operator_token(app: &TestApp) -> String {
         .1
         .token()
 }
+
+/// The daily counters agree with the tables they summarise: tokens with the stored
+/// messages, requests with the audit records of the same requests, and the service
+/// overview with the tenant's own report.
+#[tokio::test]
+async fn usage_agrees_with_the_message_and_audit_tables() {
+    let app = TestApp::new().await;
+    let owner = app.register("sums@agree.example", "Agree").await;
+    let token = owner.token();
+    let tenant = owner.body["tenant"]["id"].as_str().unwrap().to_owned();
+    let conversation = app
+        .post(
+            "/api/chat/conversations",
+            json!({ "title": "sums" }),
+            Some(&token),
+        )
+        .await;
+    let id = conversation.body["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (i, (prompt, completion)) in [(11, 5), (23, 7), (31, 13)].into_iter().enumerate() {
+        app.model
+            .clone()
+            .reply(&format!("answer {i}"), prompt, completion);
+        let sent = app
+            .post(
+                &format!("/api/chat/conversations/{id}/messages"),
+                json!({ "message": format!("question {i}") }),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(sent.status, 200, "{}", sent.body);
+    }
+    // Every request so far was a write, and every write is audited.
+    let audited = app
+        .audit
+        .events()
+        .into_iter()
+        .filter(|e| e.action == "http.request" && e.tenant_id.to_string() == tenant)
+        .count();
+    assert_eq!(audited, 4);
+
+    let report = app.get("/api/tenant/usage", Some(&token)).await;
+    let today = report.body["days"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    // The audited writes, and the report's own request.
+    assert_eq!(today["requests"], audited + 1, "{today}");
+
+    let mut tx = app.state.db.tenant(tenant.parse().unwrap()).await.unwrap();
+    let (prompt, completion): (i64, i64) = sqlx::query_as(
+        "SELECT CAST(SUM(prompt_tokens) AS BIGINT), CAST(SUM(completion_tokens) AS BIGINT) \
+         FROM messages WHERE tenant_id = $1",
+    )
+    .bind(&tenant)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!((prompt, completion), (65, 25));
+    assert_eq!(today["prompt_tokens"], prompt);
+    assert_eq!(today["completion_tokens"], completion);
+    assert_eq!(report.body["budget"]["day"]["used"], prompt + completion);
+
+    let operator = operator_token(&app).await;
+    let overview = app.get("/api/admin/overview", Some(&operator)).await;
+    let service_today = overview.body["days"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(service_today["total_tokens"], prompt + completion);
+    assert_eq!(service_today["prompt_tokens"], prompt);
+}
