@@ -218,7 +218,10 @@ mod tests {
         assert_eq!(reply.finish_reason.as_deref(), Some("tool_calls"));
         assert_eq!(reply.message.content, None);
         assert_eq!(reply.message.tool_calls[0].function.name, "pump_power");
-        assert_eq!(reply.message.tool_calls[0].function.arguments, r#"{"flow":0.1}"#);
+        assert_eq!(
+            reply.message.tool_calls[0].function.arguments,
+            r#"{"flow":0.1}"#
+        );
 
         let mut stream = model.stream(ChatRequest::default()).await.unwrap();
         let mut names = Vec::new();

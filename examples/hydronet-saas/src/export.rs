@@ -1,8 +1,8 @@
 //! A tenant's data as JSON Lines: one object per line, `{"table": …, "row": {…}}`, every
 //! table that holds tenant data, in a stable order.
 //!
-//! Secrets stay behind: password hashes, API-key digests, refresh tokens, set-password
-//! tokens and sessions are not exported. Rows are read generically (every column the
+//! Secrets stay behind: password hashes, API-key digests, sealed third-party secrets,
+//! refresh tokens, set-password tokens and sessions are not exported. Rows are read generically (every column the
 //! table has, so a later migration's columns are exported without a change here).
 
 use base64::Engine;
@@ -20,6 +20,7 @@ const TABLES: &[(&str, &str)] = &[
     ("users", "tenant_id"),
     ("casbin_rules", "tenant_id"),
     ("api_keys", "tenant_id"),
+    ("mcp_servers", "tenant_id"),
     ("resource_counts", "tenant_id"),
     ("usage_daily", "tenant_id"),
     ("conversations", "tenant_id"),
@@ -29,7 +30,7 @@ const TABLES: &[(&str, &str)] = &[
 ];
 
 /// Columns never exported.
-const SECRET_COLUMNS: &[&str] = &["password_hash", "key_digest"];
+const SECRET_COLUMNS: &[&str] = &["password_hash", "key_digest", "auth_sealed"];
 
 /// Appends `tenant`'s rows to `out` as JSON Lines; returns rows per table.
 pub async fn tenant_jsonl(

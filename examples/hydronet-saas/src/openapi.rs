@@ -613,7 +613,8 @@ fn tenant() -> Vec<Entry> {
         .field("date", date(""))
         .field("requests", integer("Authenticated API requests."))
         .field("prompt_tokens", integer(""))
-        .field("completion_tokens", integer(""));
+        .field("completion_tokens", integer(""))
+        .field("tool_calls", integer("MCP tool calls the assistant made."));
     vec![
         op(Method::GET, "/api/tenant/info", "Tenant", "The caller's tenant with its limits and counts")
             .json(

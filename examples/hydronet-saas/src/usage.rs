@@ -22,12 +22,15 @@ pub struct DayUsage {
     pub prompt_tokens: i64,
     /// LLM completion tokens.
     pub completion_tokens: i64,
+    /// Calls of MCP tools the model made.
+    pub tool_calls: i64,
 }
 
 impl DayUsage {
     fn add(&mut self, other: DayUsage) {
         self.requests += other.requests;
         self.prompt_tokens += other.prompt_tokens;
+        self.tool_calls += other.tool_calls;
         self.completion_tokens += other.completion_tokens;
     }
 }
@@ -67,6 +70,14 @@ impl UsageRecorder {
         entry.completion_tokens += i64::try_from(completion).unwrap_or(i64::MAX);
     }
 
+    /// Counts one call of an MCP tool by `tenant`'s assistant.
+    pub fn tool_call(&self, tenant: TenantId) {
+        self.pending
+            .entry((tenant, self.today()))
+            .or_default()
+            .tool_calls += 1;
+    }
+
     /// What `tenant` has counted but not yet written, per day.
     pub fn pending(&self, tenant: TenantId) -> Vec<(u32, DayUsage)> {
         self.pending
@@ -102,18 +113,20 @@ async fn write(db: &Db, rows: &[((TenantId, u32), DayUsage)]) -> Result<(), sqlx
     let mut tx = db.system().await?;
     for ((tenant, day), usage) in rows {
         sqlx::query(
-            "INSERT INTO usage_daily (tenant_id, day, requests, prompt_tokens, completion_tokens) \
-             VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO usage_daily (tenant_id, day, requests, prompt_tokens, completion_tokens, tool_calls) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (tenant_id, day) DO UPDATE SET \
                requests = usage_daily.requests + excluded.requests, \
                prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens, \
-               completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens",
+               completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens, \
+               tool_calls = usage_daily.tool_calls + excluded.tool_calls",
         )
         .bind(tenant.to_string())
         .bind(i64::from(*day))
         .bind(usage.requests)
         .bind(usage.prompt_tokens)
         .bind(usage.completion_tokens)
+        .bind(usage.tool_calls)
         .execute(&mut *tx)
         .await?;
     }
@@ -128,8 +141,8 @@ pub async fn stored(
     to: u32,
 ) -> Result<Vec<(u32, DayUsage)>, sqlx::Error> {
     let mut tx = db.tenant(tenant).await?;
-    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT day, requests, prompt_tokens, completion_tokens FROM usage_daily \
+    let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT day, requests, prompt_tokens, completion_tokens, tool_calls FROM usage_daily \
          WHERE tenant_id = $1 AND day >= $2 AND day <= $3 ORDER BY day",
     )
     .bind(tenant.to_string())
@@ -140,13 +153,16 @@ pub async fn stored(
     tx.commit().await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(day, requests, prompt_tokens, completion_tokens)| {
-            let usage = DayUsage {
-                requests,
-                prompt_tokens,
-                completion_tokens,
-            };
-            Some((u32::try_from(day).ok()?, usage))
-        })
+        .filter_map(
+            |(day, requests, prompt_tokens, completion_tokens, tool_calls)| {
+                let usage = DayUsage {
+                    requests,
+                    prompt_tokens,
+                    completion_tokens,
+                    tool_calls,
+                };
+                Some((u32::try_from(day).ok()?, usage))
+            },
+        )
         .collect())
 }

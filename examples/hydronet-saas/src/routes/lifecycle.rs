@@ -54,6 +54,7 @@ const OWNED_TABLES: &[&str] = &[
     "messages",
     "conversations",
     "api_keys",
+    "mcp_servers",
     "set_password_tokens",
     "refresh_tokens",
     "sessions",

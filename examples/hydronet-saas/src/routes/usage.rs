@@ -103,6 +103,7 @@ async fn report(
             entry.requests += counts.requests;
             entry.prompt_tokens += counts.prompt_tokens;
             entry.completion_tokens += counts.completion_tokens;
+            entry.tool_calls += counts.tool_calls;
         }
     }
 
@@ -115,6 +116,7 @@ async fn report(
             "requests": counts.requests,
             "prompt_tokens": counts.prompt_tokens,
             "completion_tokens": counts.completion_tokens,
+            "tool_calls": counts.tool_calls,
         }));
         date = date.next_day().unwrap_or(Date::MAX);
     }
