@@ -10,7 +10,9 @@
 //! - [`ScriptedModel`]: plays back a script, for tests;
 //! - [`OpenAiModel`]: any OpenAI-compatible endpoint, DashScope's by default;
 //! - [`layers`]: retries, a concurrency limit and metering as tower layers;
-//! - [`sse`]: an incremental Server-Sent Events parser for streamed replies.
+//! - [`sse`]: an incremental Server-Sent Events parser for streamed replies;
+//! - [`egress`]: which addresses outbound connections to tenant-given URLs may reach;
+//! - `mcp` (feature `mcp`): a client for tenant-registered MCP tool servers.
 //!
 //! # Example
 //!
@@ -30,7 +32,10 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod egress;
 pub mod layers;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 mod model;
 mod offline;
 mod openai;
