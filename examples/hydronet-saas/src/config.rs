@@ -11,6 +11,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hydronet_core::{Plan, PlanCatalog, PlanLimits};
+use hydronet_llm::egress::EgressPolicy;
 use hydronet_tenancy::quota::OnOutage;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -61,6 +62,15 @@ pub struct Settings {
     pub llm_max_tokens: u32,
     /// `HYDRONET_LLM_CONTEXT_TOKENS`: the model's window for history, default 8000.
     pub llm_context_tokens: u32,
+    /// `HYDRONET_MCP_ALLOW`: CIDR ranges MCP servers may be reached in beyond the public
+    /// internet (comma-separated), e.g. `10.20.0.0/16`. Default: public addresses only.
+    pub egress: EgressPolicy,
+    /// `HYDRONET_MCP_CALL_TIMEOUT_SECS`: the longest one tool call may take, default 20.
+    pub mcp_call_timeout: Duration,
+    /// `HYDRONET_MCP_MAX_OUTPUT_BYTES`: a tool's output is cut there, default 64 KiB.
+    pub mcp_max_output_bytes: usize,
+    /// `HYDRONET_MCP_MAX_STEPS`: rounds of tool calls per chat message, default 5.
+    pub mcp_max_steps: u32,
     /// `HYDRONET_AUDIT_SPOOL_DIR`: where queued audit events wait, on disk, until they are
     /// written, so a crash loses none. Default `.hydronet/audit-spool`.
     pub audit_spool_dir: std::path::PathBuf,
@@ -209,6 +219,25 @@ impl Settings {
             llm_context_tokens: match get("HYDRONET_LLM_CONTEXT_TOKENS") {
                 Some(v) => number("HYDRONET_LLM_CONTEXT_TOKENS", v)?.clamp(256, 10_000_000) as u32,
                 None => 8000,
+            },
+            egress: EgressPolicy::from_allow_list(get("HYDRONET_MCP_ALLOW").unwrap_or(""))
+                .map_err(|err| ConfigError::Invalid {
+                    name: "HYDRONET_MCP_ALLOW",
+                    reason: err.to_string(),
+                })?,
+            mcp_call_timeout: Duration::from_secs(match get("HYDRONET_MCP_CALL_TIMEOUT_SECS") {
+                Some(v) => number("HYDRONET_MCP_CALL_TIMEOUT_SECS", v)?.clamp(1, 600),
+                None => 20,
+            }),
+            mcp_max_output_bytes: match get("HYDRONET_MCP_MAX_OUTPUT_BYTES") {
+                Some(v) => {
+                    number("HYDRONET_MCP_MAX_OUTPUT_BYTES", v)?.clamp(1024, 16 << 20) as usize
+                }
+                None => 64 << 10,
+            },
+            mcp_max_steps: match get("HYDRONET_MCP_MAX_STEPS") {
+                Some(v) => number("HYDRONET_MCP_MAX_STEPS", v)?.clamp(1, 20) as u32,
+                None => 5,
             },
             audit_spool_dir: get("HYDRONET_AUDIT_SPOOL_DIR")
                 .unwrap_or(".hydronet/audit-spool")

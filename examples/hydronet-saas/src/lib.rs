@@ -17,6 +17,7 @@ pub mod domain;
 pub mod error;
 pub mod export;
 pub mod limits;
+pub mod mcp;
 pub mod metrics;
 pub mod models;
 pub mod openapi;

@@ -394,7 +394,7 @@ impl Entry {
 }
 
 /// The tags, in the order a reader meets them.
-const TAGS: [(&str, &str); 11] = [
+const TAGS: [(&str, &str); 12] = [
     ("Health", "Is the service up, and each of its dependencies."),
     ("Auth", "Sign-up, sign-in, sessions and passwords."),
     (
@@ -417,6 +417,10 @@ const TAGS: [(&str, &str); 11] = [
     (
         "Gateway",
         "An OpenAI-compatible API for tenants' own programs.",
+    ),
+    (
+        "MCP",
+        "The tenant's MCP tool servers and which tools the assistant may use.",
     ),
     ("Admin", "Service-wide administration across tenants."),
     ("Audit", "The tenant's tamper-evident audit log."),
@@ -441,6 +445,7 @@ fn table() -> Vec<Entry> {
         roles(),
         chat(),
         gateway(),
+        mcp(),
         admin(),
         lifecycle(),
         overview(),
@@ -1132,6 +1137,130 @@ fn keys() -> Vec<Entry> {
             object("").field("success", success()).field("api_key", key),
         )
         .problem(404, "`not_found`: no such key in this tenant."),
+    ]
+}
+
+fn mcp() -> Vec<Entry> {
+    let tool = object("A tool as the server listed it, with the tenant's settings.")
+        .field("name", string(""))
+        .field("description", string_or_null(""))
+        .field("input_schema", object("JSON Schema of the arguments."))
+        .field("enabled", boolean("Offered to the model."))
+        .field(
+            "roles",
+            list(
+                string(""),
+                "Only these roles; empty: everyone who may chat.",
+            ),
+        );
+    let server: Shape = object("An MCP server; never its authorization value.")
+        .field("id", uuid(""))
+        .field("name", string("Prefixes its tools' names for the model."))
+        .field("url", string("The streamable-HTTP endpoint."))
+        .field("has_authorization", boolean(""))
+        .field("enabled", boolean(""))
+        .field(
+            "status",
+            one_of(
+                &["pending", "active", "paused", "error"],
+                "`paused`: the tool list changed and awaits approval.",
+            ),
+        )
+        .field("tools", list(tool, ""))
+        .field(
+            "tools_digest",
+            string_or_null("Digest of the tool list as last listed."),
+        )
+        .field(
+            "approved_digest",
+            string_or_null("The digest an administrator approved."),
+        )
+        .field("last_error", string_or_null("Why the last listing failed."))
+        .field("created_at", timestamp(""))
+        .field("updated_at", timestamp(""))
+        .into();
+    let one: Shape = object("")
+        .field("success", success())
+        .field("server", server.clone())
+        .into();
+    let missing = "`not_found`: no such server in this tenant.";
+    let setting = object("")
+        .optional("enabled", boolean(""))
+        .optional("roles", list(string(""), ""));
+    vec![
+        op(Method::GET, "/api/tenant/mcp-servers", "MCP", "List the tenant's MCP servers")
+            .json(
+                200,
+                "The servers, by name.",
+                object("")
+                    .field("success", success())
+                    .field("servers", list(server, "")),
+            ),
+        op(Method::POST, "/api/tenant/mcp-servers", "MCP", "Register an MCP server")
+            .about(
+                "The URL must be http or https and resolve only to addresses the egress policy \
+                 allows (public ones unless `HYDRONET_MCP_ALLOW` widens it). The server's tools \
+                 are listed at once; this first list is approved, every tool starts disabled. \
+                 `authorization` is sealed at rest and never returned. Counted against the plan. Audited.",
+            )
+            .body(
+                object("")
+                    .field("name", string("1 to 32 lowercase letters, digits, '-' or '_'."))
+                    .field("url", string(""))
+                    .optional("authorization", string_or_null("Sent as the Authorization header to this server only."))
+                    .optional("enabled", boolean("Default true.")),
+            )
+            .json(201, "The server.", one.clone())
+            .problem(403, "`quota_exceeded`: the plan's MCP servers are all taken.")
+            .problem(409, "`name_taken`."),
+        op(Method::GET, "/api/tenant/mcp-servers/{id}", "MCP", "One MCP server with its tools")
+            .param("id", "The server's id.")
+            .json(200, "The server.", one.clone())
+            .problem(404, missing),
+        op(Method::PATCH, "/api/tenant/mcp-servers/{id}", "MCP", "Change an MCP server")
+            .about("A new URL or authorization needs `…/refresh` before its tools are offered again; a new URL also needs approval. Audited.")
+            .param("id", "The server's id.")
+            .body(
+                object("")
+                    .optional("name", string(""))
+                    .optional("url", string(""))
+                    .optional("authorization", string_or_null("`null` removes it."))
+                    .optional("enabled", boolean("")),
+            )
+            .json(200, "The server.", one.clone())
+            .problem(404, missing)
+            .problem(409, "`name_taken`."),
+        op(Method::DELETE, "/api/tenant/mcp-servers/{id}", "MCP", "Remove an MCP server")
+            .param("id", "The server's id.")
+            .json(
+                200,
+                "Removed.",
+                object("").field("success", success()).field("deleted", uuid("")),
+            )
+            .problem(404, missing),
+        op(Method::POST, "/api/tenant/mcp-servers/{id}/refresh", "MCP", "List a server's tools again")
+            .about("A list that differs from the approved one pauses the server until `…/approve`. Audited when it changed.")
+            .param("id", "The server's id.")
+            .json(200, "The server.", one.clone())
+            .problem(404, missing),
+        op(Method::POST, "/api/tenant/mcp-servers/{id}/approve", "MCP", "Approve a server's tool list")
+            .about("Approves the list with exactly this digest, the one the administrator reviewed. Audited.")
+            .param("id", "The server's id.")
+            .body(object("").field("tools_digest", string("")))
+            .json(200, "The server, active again.", one.clone())
+            .problem(404, missing)
+            .problem(409, "`digest_mismatch`: the list changed since it was reviewed."),
+        op(Method::PUT, "/api/tenant/mcp-servers/{id}/tools", "MCP", "Choose the tools the assistant may use")
+            .about("Replaces the per-tool settings; tools not named are disabled. Audited.")
+            .param("id", "The server's id.")
+            .body(object("").field(
+                "tools",
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .additional_properties(Some(setting))
+                    .description(Some("Tool name to its settings.")),
+            ))
+            .json(200, "The server.", one)
+            .problem(404, missing),
     ]
 }
 

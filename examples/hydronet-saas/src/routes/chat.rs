@@ -28,6 +28,7 @@ use crate::charge::{Charge, estimate};
 use crate::chat_store::{self, NewMessage};
 use crate::counts::{self, Resource};
 use crate::error::{ApiError, ApiResult};
+use crate::mcp::Toolbox;
 use crate::state::AppState;
 
 /// The chat endpoints.
@@ -254,6 +255,8 @@ struct Turn {
     charge: Charge,
     state: AppState,
     tenant: TenantId,
+    user: UserId,
+    toolbox: Toolbox,
     conversation: String,
     user_message: String,
     prompt_estimate: u64,
@@ -347,10 +350,14 @@ async fn send(
     let message = message.unwrap_or_default();
 
     let prepared = prepare(&state, tenant, ctx.plan(), user, &id, &message).await?;
-    if wants_stream {
+    if wants_stream && prepared.turn.toolbox.is_empty() {
         return Ok(stream_reply(prepared.turn, prepared.request).into_response());
     }
     let answer = answer(prepared).await?;
+    if wants_stream {
+        // With tools the reply is known only after the tool rounds: sent as one delta.
+        return Ok(answered_stream(answer).into_response());
+    }
     Ok(Json(json!({
         "success": true,
         "message": { "id": answer.message_id, "role": "assistant", "content": answer.text },
@@ -433,10 +440,14 @@ pub async fn prepare(
         }
     };
 
+    let toolbox = Toolbox::for_user(state, tenant, &state.rbac.roles_of(tenant, user)).await?;
+    request.tools = toolbox.definitions();
     let turn = Turn {
         charge,
         state: state.clone(),
         tenant,
+        user,
+        toolbox,
         conversation: conversation.to_owned(),
         user_message,
         prompt_estimate,
@@ -446,17 +457,58 @@ pub async fn prepare(
 
 /// Asks the model and stores its reply; a failed call marks the turn failed and returns
 /// the problem (502 or 504).
+///
+/// When the model asks for tools, they run (each bounded, audited and counted) and the
+/// model is asked again with their results, for at most `HYDRONET_MCP_MAX_STEPS` rounds;
+/// the last round offers no tools, so it must answer in words.
 pub async fn answer(prepared: Prepared) -> ApiResult<Answer> {
-    let Prepared { turn, request } = prepared;
-    let reply = match turn.state.model.complete(request).await {
-        Ok(reply) => reply,
-        Err(err) => {
-            turn.fail().await;
-            return Err(upstream_problem(&err).into());
+    let Prepared { turn, mut request } = prepared;
+    let mut used = Usage::default();
+    let max_steps = turn.state.settings.mcp_max_steps;
+    let mut step = 0;
+    let reply = loop {
+        if step == max_steps {
+            request.tools.clear();
+        }
+        let reply = match turn.state.model.complete(request.clone()).await {
+            Ok(reply) => reply,
+            Err(err) if step == 0 => {
+                turn.fail().await;
+                return Err(upstream_problem(&err).into());
+            }
+            Err(err) => {
+                // Tool rounds already used tokens: meter them, then fail the turn.
+                turn.meter(&used).await;
+                turn.mark_failed().await;
+                return Err(upstream_problem(&err).into());
+            }
+        };
+        let text = reply.message.content.clone().unwrap_or_default();
+        add_usage(
+            &mut used,
+            &reply.usage.clone().unwrap_or_else(|| turn.estimated(&text)),
+        );
+        if reply.message.tool_calls.is_empty() || request.tools.is_empty() {
+            break reply;
+        }
+        step += 1;
+        let calls = reply.message.tool_calls.clone();
+        request.messages.push(reply.message);
+        for call in calls {
+            let output = turn
+                .toolbox
+                .call(
+                    &turn.state,
+                    turn.user,
+                    &call.function.name,
+                    &call.function.arguments,
+                )
+                .await;
+            request.messages.push(Message::tool(call.id, output));
         }
     };
     let text = reply.message.content.clone().unwrap_or_default();
-    let usage = reply.usage.clone().unwrap_or_else(|| turn.estimated(&text));
+    let usage = used;
     turn.meter(&usage).await;
     let message_id = turn.store_reply(&text, &usage).await?;
     Ok(Answer {
@@ -464,6 +516,30 @@ pub async fn answer(prepared: Prepared) -> ApiResult<Answer> {
         text,
         usage,
     })
+}
+
+/// Adds one call's usage to a turn's.
+fn add_usage(total: &mut Usage, more: &Usage) {
+    total.prompt_tokens += more.prompt_tokens;
+    total.completion_tokens += more.completion_tokens;
+    total.total_tokens += more
+        .total_tokens
+        .max(more.prompt_tokens + more.completion_tokens);
+}
+
+/// A finished answer as the events of a stream: one `delta` and `done`.
+fn answered_stream(
+    answer: Answer,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let events = [
+        Event::default()
+            .event("delta")
+            .data(json!({ "content": answer.text }).to_string()),
+        Event::default()
+            .event("done")
+            .data(json!({ "message_id": answer.message_id, "usage": answer.usage }).to_string()),
+    ];
+    Sse::new(stream::iter(events.map(Ok)))
 }
 
 /// Streams the reply as Server-Sent Events: `delta` events with text, then `done` with the

@@ -9,6 +9,7 @@ pub mod docs;
 pub mod gateway;
 pub mod health;
 pub mod lifecycle;
+pub mod mcp;
 pub mod metrics;
 pub mod roles;
 pub mod tenant;
@@ -81,6 +82,7 @@ pub fn all() -> Vec<Endpoint> {
         roles::endpoints(),
         users::endpoints(),
         api_keys::endpoints(),
+        mcp::endpoints(),
         admin::endpoints(),
         lifecycle::endpoints(),
         audit::endpoints(),

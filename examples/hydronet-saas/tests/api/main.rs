@@ -14,6 +14,7 @@ mod health;
 mod isolation;
 mod lifecycle;
 mod limits;
+mod mcp;
 mod metrics;
 mod postgres;
 mod rbac;

@@ -91,6 +91,32 @@ fn expected() -> HashMap<(Method, &'static str), Option<&'static [&'static str]>
         ((Method::DELETE, "/api/admin/tenants/{id}"), Some(OPERATORS)),
         ((Method::GET, "/api/admin/tenants/{id}"), Some(OPERATORS)),
         ((Method::GET, "/api/tenant/roles"), Some(MANAGERS)),
+        ((Method::GET, "/api/tenant/mcp-servers"), Some(CHATTERS)),
+        ((Method::POST, "/api/tenant/mcp-servers"), Some(MANAGERS)),
+        (
+            (Method::GET, "/api/tenant/mcp-servers/{id}"),
+            Some(CHATTERS),
+        ),
+        (
+            (Method::PATCH, "/api/tenant/mcp-servers/{id}"),
+            Some(MANAGERS),
+        ),
+        (
+            (Method::DELETE, "/api/tenant/mcp-servers/{id}"),
+            Some(MANAGERS),
+        ),
+        (
+            (Method::POST, "/api/tenant/mcp-servers/{id}/refresh"),
+            Some(MANAGERS),
+        ),
+        (
+            (Method::POST, "/api/tenant/mcp-servers/{id}/approve"),
+            Some(MANAGERS),
+        ),
+        (
+            (Method::PUT, "/api/tenant/mcp-servers/{id}/tools"),
+            Some(MANAGERS),
+        ),
         ((Method::GET, "/api/tenant/api-keys"), Some(MANAGERS)),
         ((Method::POST, "/api/tenant/api-keys"), Some(MANAGERS)),
         (
