@@ -1,9 +1,10 @@
 //! A tenant's data as JSON Lines: one object per line, `{"table": …, "row": {…}}`, every
 //! table that holds tenant data, in a stable order.
 //!
-//! Secrets stay behind: password hashes, API-key digests, refresh tokens, set-password
-//! tokens and sessions are not exported. Rows are read generically (every column the
-//! table has, so a later migration's columns are exported without a change here).
+//! Secrets stay behind: password hashes, API-key digests, sealed WeChat secrets, refresh
+//! tokens, set-password tokens and sessions are not exported. Rows are read generically
+//! (every column the table has, so a later migration's columns are exported without a
+//! change here).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -26,10 +27,18 @@ const TABLES: &[(&str, &str)] = &[
     ("messages", "tenant_id"),
     ("audit_heads", "tenant_id"),
     ("audit_events", "tenant_id"),
+    ("wechat_accounts", "tenant_id"),
+    ("wechat_conversations", "tenant_id"),
 ];
 
 /// Columns never exported.
-const SECRET_COLUMNS: &[&str] = &["password_hash", "key_digest"];
+const SECRET_COLUMNS: &[&str] = &[
+    "password_hash",
+    "key_digest",
+    "token_sealed",
+    "app_secret_sealed",
+    "aes_key_sealed",
+];
 
 /// Appends `tenant`'s rows to `out` as JSON Lines; returns rows per table.
 pub async fn tenant_jsonl(

@@ -20,3 +20,4 @@ mod rbac;
 mod tokens;
 mod usage;
 mod users;
+mod wechat;
