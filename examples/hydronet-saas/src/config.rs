@@ -91,6 +91,35 @@ pub struct Settings {
     /// `HYDRONET_METRICS_TOKEN`: when set, `GET /metrics` on the main address (and on the
     /// metrics address) answers only requests bearing it. At least 32 characters.
     pub metrics_token: Option<SecretString>,
+    /// `WECHAT_ENABLED`, default true: `false` turns the WeChat channel off server-wide
+    /// (every callback answers 404, whatever the tenants configured).
+    pub wechat_enabled: bool,
+    /// The original deployment's single WeChat account (`WECHAT_APP_ID`, `WECHAT_TOKEN`,
+    /// `WECHAT_APP_SECRET`, optionally `WECHAT_ENCODING_AES_KEY`), used by the tenant named
+    /// in `HYDRONET_WECHAT_TENANT` for as long as that tenant has no settings of its own.
+    pub wechat_default: Option<WeChatDefault>,
+    /// `HYDRONET_WECHAT_API_BASE`: where WeChat's server API is, default
+    /// `https://api.weixin.qq.com` (tests point it at a local mock).
+    pub wechat_api_base: String,
+    /// `HYDRONET_WECHAT_REPLY_WITHIN_MS`, default 4500: how long a callback waits for the
+    /// model before it answers `success` and sends the reply later through the
+    /// customer-service API. Below WeChat's 5-second limit.
+    pub wechat_reply_within: Duration,
+}
+
+/// A WeChat official account configured in the environment rather than by its tenant.
+#[derive(Debug, Clone)]
+pub struct WeChatDefault {
+    /// `HYDRONET_WECHAT_TENANT`: the slug or id of the tenant it belongs to.
+    pub tenant: String,
+    /// `WECHAT_APP_ID`.
+    pub app_id: String,
+    /// `WECHAT_TOKEN`: signs WeChat's callbacks.
+    pub token: SecretString,
+    /// `WECHAT_APP_SECRET`: obtains access tokens for the customer-service API.
+    pub app_secret: SecretString,
+    /// `WECHAT_ENCODING_AES_KEY`: the 43-character key of the encrypted mode, if used.
+    pub encoding_aes_key: Option<SecretString>,
 }
 
 /// Why the settings could not be read.
@@ -264,6 +293,30 @@ impl Settings {
             metrics_token: get("HYDRONET_METRICS_TOKEN")
                 .map(|v| check_strength("HYDRONET_METRICS_TOKEN", v))
                 .transpose()?,
+            wechat_enabled: match get("WECHAT_ENABLED") {
+                None => true,
+                Some(value) => parse_bool(value).ok_or_else(|| ConfigError::Invalid {
+                    name: "WECHAT_ENABLED",
+                    reason: "expected true or false".into(),
+                })?,
+            },
+            wechat_default: wechat_default(&get)?,
+            wechat_api_base: get("HYDRONET_WECHAT_API_BASE")
+                .unwrap_or("https://api.weixin.qq.com")
+                .trim_end_matches('/')
+                .to_owned(),
+            wechat_reply_within: match get("HYDRONET_WECHAT_REPLY_WITHIN_MS") {
+                None => Duration::from_millis(4500),
+                Some(v) => match number("HYDRONET_WECHAT_REPLY_WITHIN_MS", v)? {
+                    ms @ 1..=4900 => Duration::from_millis(ms),
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            name: "HYDRONET_WECHAT_REPLY_WITHIN_MS",
+                            reason: "must be from 1 to 4900 (WeChat waits 5 seconds)".into(),
+                        });
+                    }
+                },
+            },
         })
     }
 
@@ -284,6 +337,39 @@ pub fn debug_from_env() -> bool {
     std::env::var("DEBUG").map_or(true, |v| {
         v.trim().is_empty() || parse_bool(&v).unwrap_or(false)
     })
+}
+
+/// The environment's WeChat account, when `HYDRONET_WECHAT_TENANT` says whose it is. The
+/// original deployment served one tenant, so its `WECHAT_*` variables mean nothing until
+/// a tenant is named; they are then all required.
+fn wechat_default<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<Option<WeChatDefault>, ConfigError> {
+    let account = ["WECHAT_APP_ID", "WECHAT_TOKEN", "WECHAT_APP_SECRET"];
+    let Some(tenant) = get("HYDRONET_WECHAT_TENANT") else {
+        if account.iter().any(|name| get(name).is_some()) {
+            tracing::warn!(
+                "WECHAT_APP_ID, WECHAT_TOKEN or WECHAT_APP_SECRET is set but \
+                 HYDRONET_WECHAT_TENANT is not: they are ignored; name the tenant they \
+                 belong to, or configure the account with PUT /api/tenant/wechat"
+            );
+        }
+        return Ok(None);
+    };
+    let required = |name: &'static str| {
+        get(name).ok_or_else(|| ConfigError::Invalid {
+            name,
+            reason: "is required when HYDRONET_WECHAT_TENANT is set".into(),
+        })
+    };
+    let secret = |value: &str| SecretString::from(value.to_owned());
+    Ok(Some(WeChatDefault {
+        tenant: tenant.to_owned(),
+        app_id: required("WECHAT_APP_ID")?.to_owned(),
+        token: secret(required("WECHAT_TOKEN")?),
+        app_secret: secret(required("WECHAT_APP_SECRET")?),
+        encoding_aes_key: get("WECHAT_ENCODING_AES_KEY").map(secret),
+    }))
 }
 
 /// The model lists of `HYDRONET_PLAN_<PLAN>_MODELS`, for the plans that set one.
@@ -575,6 +661,81 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn the_wechat_channel_is_on_with_no_default_account() {
+        let defaults = Settings::from_map(&vars(&[]), None).unwrap();
+        assert!(defaults.wechat_enabled);
+        assert!(defaults.wechat_default.is_none());
+        assert_eq!(defaults.wechat_api_base, "https://api.weixin.qq.com");
+        assert_eq!(defaults.wechat_reply_within, Duration::from_millis(4500));
+
+        let off = Settings::from_map(&vars(&[("WECHAT_ENABLED", "false")]), None).unwrap();
+        assert!(!off.wechat_enabled);
+        let bad = Settings::from_map(&vars(&[("WECHAT_ENABLED", "perhaps")]), None);
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                name: "WECHAT_ENABLED",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_environment_account_belongs_to_the_named_tenant_only() {
+        let account = [
+            ("WECHAT_APP_ID", "wx0123456789abcdef"),
+            ("WECHAT_TOKEN", "callbacktoken"),
+            ("WECHAT_APP_SECRET", "app-secret-value"),
+        ];
+        // Without a tenant the original variables are ignored (with a warning).
+        let unnamed = Settings::from_map(&vars(&account), None).unwrap();
+        assert!(unnamed.wechat_default.is_none());
+
+        let mut named = account.to_vec();
+        named.push(("HYDRONET_WECHAT_TENANT", "operator"));
+        let settings = Settings::from_map(&vars(&named), None).unwrap();
+        let default = settings.wechat_default.expect("a default account");
+        assert_eq!(default.tenant, "operator");
+        assert_eq!(default.app_id, "wx0123456789abcdef");
+        assert_eq!(default.token.expose_secret(), "callbacktoken");
+        assert!(default.encoding_aes_key.is_none());
+        assert!(!format!("{default:?}").contains("app-secret-value"));
+
+        let missing = Settings::from_map(
+            &vars(&[
+                ("HYDRONET_WECHAT_TENANT", "operator"),
+                ("WECHAT_APP_ID", "wx1"),
+            ]),
+            None,
+        );
+        assert!(matches!(
+            missing,
+            Err(ConfigError::Invalid {
+                name: "WECHAT_TOKEN",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_wechat_reply_budget_stays_under_five_seconds() {
+        let set = Settings::from_map(
+            &vars(&[
+                ("HYDRONET_WECHAT_REPLY_WITHIN_MS", "50"),
+                ("HYDRONET_WECHAT_API_BASE", "http://127.0.0.1:9/"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(set.wechat_reply_within, Duration::from_millis(50));
+        assert_eq!(set.wechat_api_base, "http://127.0.0.1:9");
+        for bad in ["0", "5000", "soon"] {
+            let err = Settings::from_map(&vars(&[("HYDRONET_WECHAT_REPLY_WITHIN_MS", bad)]), None);
+            assert!(err.is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

@@ -36,7 +36,9 @@ impl Email {
             && !domain.contains("..")
             && !domain.contains('@');
         let chars_ok = !email.chars().any(|c| c.is_whitespace() || c.is_control());
-        if local.is_empty() || local.len() > 64 || !domain_ok || !chars_ok {
+        // RFC 2606 reserves `.invalid`; the server names its own service users there.
+        let reserved = domain.ends_with(".invalid");
+        if local.is_empty() || local.len() > 64 || !domain_ok || !chars_ok || reserved {
             return Err(Invalid("is not an email address"));
         }
         Ok(Self(email))
@@ -119,6 +121,8 @@ mod tests {
             "a b@example.com",
             "alice@.com",
             "alice@example..com",
+            // Reserved for the server's own service users.
+            "wechat@0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b.invalid",
         ] {
             assert!(Email::parse(raw).is_err(), "{raw:?}");
         }

@@ -1,9 +1,10 @@
 //! A tenant's data as JSON Lines: one object per line, `{"table": …, "row": {…}}`, every
 //! table that holds tenant data, in a stable order.
 //!
-//! Secrets stay behind: password hashes, API-key digests, sealed third-party secrets,
-//! refresh tokens, set-password tokens and sessions are not exported. Rows are read generically (every column the
-//! table has, so a later migration's columns are exported without a change here).
+//! Secrets stay behind: password hashes, API-key digests, sealed third-party secrets
+//! (every `*_sealed` column), refresh tokens, set-password tokens and sessions are not
+//! exported. Rows are read generically (every column the table has, so a later
+//! migration's columns are exported without a change here).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -27,10 +28,12 @@ const TABLES: &[(&str, &str)] = &[
     ("messages", "tenant_id"),
     ("audit_heads", "tenant_id"),
     ("audit_events", "tenant_id"),
+    ("wechat_accounts", "tenant_id"),
+    ("wechat_conversations", "tenant_id"),
 ];
 
-/// Columns never exported.
-const SECRET_COLUMNS: &[&str] = &["password_hash", "key_digest", "auth_sealed"];
+/// Columns never exported, beside every `*_sealed` one.
+const SECRET_COLUMNS: &[&str] = &["password_hash", "key_digest"];
 
 /// Appends `tenant`'s rows to `out` as JSON Lines; returns rows per table.
 pub async fn tenant_jsonl(
@@ -60,7 +63,7 @@ fn row_json(row: &AnyRow) -> Value {
     let mut object = Map::new();
     for (i, column) in row.columns().iter().enumerate() {
         let name = column.name();
-        if SECRET_COLUMNS.contains(&name) {
+        if SECRET_COLUMNS.contains(&name) || name.ends_with("_sealed") {
             continue;
         }
         object.insert(name.to_owned(), cell(row, i));

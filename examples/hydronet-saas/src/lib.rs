@@ -27,3 +27,4 @@ pub mod sealed;
 pub mod state;
 pub mod store;
 pub mod usage;
+pub mod wechat;

@@ -394,7 +394,7 @@ impl Entry {
 }
 
 /// The tags, in the order a reader meets them.
-const TAGS: [(&str, &str); 12] = [
+const TAGS: [(&str, &str); 13] = [
     ("Health", "Is the service up, and each of its dependencies."),
     ("Auth", "Sign-up, sign-in, sessions and passwords."),
     (
@@ -425,6 +425,10 @@ const TAGS: [(&str, &str); 12] = [
     ("Admin", "Service-wide administration across tenants."),
     ("Audit", "The tenant's tamper-evident audit log."),
     ("Docs", "This description and its interactive reference."),
+    (
+        "WeChat",
+        "A tenant's WeChat official account answered by its assistant.",
+    ),
 ];
 
 /// Shorthand for a table entry.
@@ -451,6 +455,7 @@ fn table() -> Vec<Entry> {
         overview(),
         audit(),
         docs(),
+        wechat(),
     ]
     .into_iter()
     .flatten()
@@ -1496,6 +1501,72 @@ fn docs() -> Vec<Entry> {
             )
             .problem(401, "`unauthenticated`: a missing or wrong metrics token.")
             .problem(404, "`not_found`: metrics are not served on this address."),
+    ]
+}
+
+fn wechat() -> Vec<Entry> {
+    let settings = object("Never a secret: only whether each is set.")
+        .field("channel_enabled", boolean("False when `WECHAT_ENABLED=false` switches the channel off server-wide."))
+        .field("callback_path", string("The URL path to give WeChat: `/wechat/<slug>` (the tenant id works too)."))
+        .field("configured", boolean(""))
+        .field("source", one_of(&["tenant", "environment"], "Saved by the tenant, or the server's `WECHAT_*` variables (the tenant named by `HYDRONET_WECHAT_TENANT`, until it saves its own); null when not configured."))
+        .field("app_id", string_or_null(""))
+        .field("enabled", boolean(""))
+        .field("token_set", boolean(""))
+        .field("app_secret_set", boolean(""))
+        .field("encoding_aes_key_set", boolean(""))
+        .field("updated_at", timestamp("Null unless saved by the tenant."));
+    let reply: Shape = object("")
+        .field("success", success())
+        .field("wechat", settings)
+        .into();
+    let xml = |about: &str| {
+        ResponseBuilder::new()
+            .description(about)
+            .content(
+                "application/xml",
+                ContentBuilder::new().schema(Some(string(""))).build(),
+            )
+            .build()
+    };
+    let text = |about: &str| {
+        ResponseBuilder::new()
+            .description(about)
+            .content(
+                "text/plain",
+                ContentBuilder::new().schema(Some(string(""))).build(),
+            )
+            .build()
+    };
+    let callback = "/wechat/{tenant}";
+    vec![
+        op(Method::GET, "/api/tenant/wechat", "WeChat", "The tenant's WeChat account settings")
+            .json(200, "The settings, without secrets.", reply.clone()),
+        op(Method::PUT, "/api/tenant/wechat", "WeChat", "Configure the tenant's WeChat account")
+            .about("The first time `app_id`, `token` and `app_secret` are required; later an absent secret is kept. Secrets are sealed at rest and never returned. `encoding_aes_key: null` removes the key of the encrypted mode. Audited as `wechat.settings_changed`, without secrets.")
+            .body(
+                object("")
+                    .optional("app_id", string("The official account's AppID."))
+                    .optional("token", string("The callback token: 3 to 32 letters or digits."))
+                    .optional("app_secret", string("The AppSecret, for the customer-service API."))
+                    .optional("encoding_aes_key", string_or_null("The 43-character EncodingAESKey of the encrypted mode."))
+                    .optional("enabled", boolean("Default true.")),
+            )
+            .json(200, "The new settings.", reply),
+        op(Method::GET, callback, "WeChat", "WeChat's check of the callback URL")
+            .about("Called by WeChat with `signature`, `timestamp`, `nonce` and `echostr` in the query; `signature` is the SHA-1 of the sorted token, timestamp and nonce. A valid call echoes `echostr`.")
+            .param("tenant", "The tenant's slug or id.")
+            .reply(200, text("`echostr`, unchanged."))
+            .problem(401, "`invalid_signature`: the signature does not match; `stale_request`: the timestamp is more than 5 minutes away.")
+            .problem(404, "`not_found`: no such tenant, no enabled account, or the channel is off."),
+        op(Method::POST, callback, "WeChat", "A message from a WeChat user")
+            .about("WeChat's message XML (at most 64 KiB; no DTD or entities). Query: `signature`, `timestamp`, `nonce`; in the encrypted mode also `encrypt_type=aes` and `msg_signature` (SHA-1 of the sorted token, timestamp, nonce and `Encrypt`). A text message is answered by the assistant in the sender's own conversation: in a passive XML reply (encrypted in the encrypted mode) when ready within about 4.5 seconds, otherwise `success` now and the answer through WeChat's customer-service API. A retried delivery (same `MsgId`) is answered `success` and never asked twice.")
+            .param("tenant", "The tenant's slug or id.")
+            .reply(200, xml("A passive reply, or the text `success`."))
+            .problem(400, "`invalid_message`: malformed XML, a DTD or entity, a missing field, or an encrypted message that does not decrypt.")
+            .problem(401, "`invalid_signature`: a signature does not match; `stale_request`: the timestamp is more than 5 minutes away.")
+            .problem(404, "`not_found`: no such tenant, no enabled account, or the channel is off.")
+            .problem(413, "`payload_too_large`: the body is larger than 64 KiB."),
     ]
 }
 

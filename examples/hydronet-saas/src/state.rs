@@ -134,6 +134,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// Renders the Prometheus metrics, when a metrics address or token is configured.
     pub metrics: Option<PrometheusHandle>,
+    /// WeChat's server API, for answers sent after the callback (see [`crate::wechat`]).
+    pub wechat: crate::wechat::api::WeChatApi,
 }
 
 impl Deref for AppState {
@@ -241,6 +243,7 @@ impl AppState {
                 audit_task: tokio::sync::Mutex::new(Some(audit_task)),
                 limiter,
                 sealer: crate::sealed::Sealer::new(&settings.secret_key),
+                wechat: crate::wechat::api::WeChatApi::new(&settings.wechat_api_base),
                 settings,
                 db,
                 codec,

@@ -119,6 +119,18 @@ pub async fn slug_taken(tx: &mut Tx, slug: &str) -> Result<bool, sqlx::Error> {
     Ok(row.is_some())
 }
 
+/// The tenant whose slug, or else id, is `reference` (needs the system scope).
+pub async fn tenant_by_reference(
+    tx: &mut Tx,
+    reference: &str,
+) -> Result<Option<TenantRow>, sqlx::Error> {
+    let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = $1 OR id = $1");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(reference)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
 /// Inserts a tenant.
 pub async fn insert_tenant(
     tx: &mut Tx,
@@ -202,10 +214,11 @@ pub async fn user(
 
 /// How many users `tenant` has.
 pub async fn count_users(tx: &mut Tx, tenant: TenantId) -> Result<i64, sqlx::Error> {
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE tenant_id = $1")
-        .bind(tenant.to_string())
-        .fetch_one(&mut **tx)
-        .await?;
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND status <> 'service'")
+            .bind(tenant.to_string())
+            .fetch_one(&mut **tx)
+            .await?;
     Ok(count)
 }
 

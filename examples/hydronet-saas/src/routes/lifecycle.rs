@@ -51,6 +51,9 @@ pub fn endpoints() -> Vec<Endpoint> {
 
 /// What a tenant owns, children first; all of it goes on deletion but the audit log.
 const OWNED_TABLES: &[&str] = &[
+    "wechat_conversations",
+    "wechat_deliveries",
+    "wechat_accounts",
     "messages",
     "conversations",
     "api_keys",

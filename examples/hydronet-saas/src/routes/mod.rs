@@ -15,6 +15,7 @@ pub mod roles;
 pub mod tenant;
 pub mod usage;
 pub mod users;
+pub mod wechat;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -88,6 +89,7 @@ pub fn all() -> Vec<Endpoint> {
         audit::endpoints(),
         docs::endpoints(),
         metrics::endpoints(),
+        wechat::endpoints(),
     ]
     .into_iter()
     .flatten()

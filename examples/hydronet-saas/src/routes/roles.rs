@@ -309,7 +309,9 @@ async fn find_user(state: &AppState, tenant: TenantId, id: &str) -> ApiResult<Us
     let mut tx = state.db.tenant(tenant).await?;
     let found = store::user(&mut tx, tenant, user).await?;
     tx.commit().await?;
+    // The WeChat service user holds no roles and is given none.
     found
+        .filter(|row| row.status != crate::wechat::store::SERVICE_STATUS)
         .map(|_| user)
         .ok_or_else(|| Problem::not_found().into())
 }

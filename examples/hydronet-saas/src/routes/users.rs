@@ -87,7 +87,8 @@ async fn list(
     let mut tx = state.db.tenant(tenant).await?;
     let rows: Vec<UserRow> = sqlx::query_as(
         "SELECT id, tenant_id, email, password_hash, status, created_at, last_login_at FROM users \
-         WHERE tenant_id = $1 AND email LIKE $2 ESCAPE '\\' AND ($3 = '' OR id > $3) \
+         WHERE tenant_id = $1 AND status <> 'service' AND email LIKE $2 ESCAPE '\\' \
+         AND ($3 = '' OR id > $3) \
          ORDER BY id LIMIT $4",
     )
     .bind(tenant.to_string())
@@ -245,6 +246,7 @@ async fn target(state: &AppState, ctx: &TenantContext, id: &str) -> ApiResult<Us
     let mut tx = state.db.tenant(tenant).await?;
     let row = store::user(&mut tx, tenant, user)
         .await?
+        .filter(|row| row.status != crate::wechat::store::SERVICE_STATUS)
         .ok_or_else(Problem::not_found)?;
     tx.commit().await?;
 

@@ -134,6 +134,24 @@ impl TestApp {
         Self::build(database_url, sqlite_file, redis_url(), None, None, extra).await
     }
 
+    /// A new application on a new database, with these settings added and chat calls
+    /// reaching `model`.
+    pub(crate) async fn with_env_and_model(
+        extra: &[(&str, &str)],
+        model: Arc<dyn ChatModel>,
+    ) -> Self {
+        let (database_url, sqlite_file) = fresh_database().await;
+        Self::build(
+            database_url,
+            sqlite_file,
+            redis_url(),
+            Some(model),
+            None,
+            extra,
+        )
+        .await
+    }
+
     pub(crate) async fn with_model(
         database_url: String,
         sqlite_file: Option<PathBuf>,

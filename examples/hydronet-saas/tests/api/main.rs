@@ -21,3 +21,4 @@ mod rbac;
 mod tokens;
 mod usage;
 mod users;
+mod wechat;

@@ -40,6 +40,10 @@ fn expected() -> HashMap<(Method, &'static str), Option<&'static [&'static str]>
         ((Method::GET, "/api/tenant/info"), Some(EVERYONE)),
         ((Method::GET, "/api/tenant/settings"), Some(EVERYONE)),
         ((Method::PUT, "/api/tenant/settings"), Some(MANAGERS)),
+        ((Method::GET, "/api/tenant/wechat"), Some(MANAGERS)),
+        ((Method::PUT, "/api/tenant/wechat"), Some(MANAGERS)),
+        ((Method::GET, "/wechat/{tenant}"), None),
+        ((Method::POST, "/wechat/{tenant}"), None),
         ((Method::GET, "/api/tenant/usage"), Some(USAGE_READERS)),
         ((Method::POST, "/api/chat/conversations"), Some(CHATTERS)),
         ((Method::GET, "/api/chat/conversations"), Some(CHATTERS)),
@@ -147,6 +151,7 @@ fn expected() -> HashMap<(Method, &'static str), Option<&'static [&'static str]>
 
 fn concrete(path: &str) -> String {
     path.replace("{name}", "probe-role")
+        .replace("{tenant}", "probe-tenant")
         .replace("{id}", &uuid::Uuid::now_v7().to_string())
 }
 
