@@ -109,9 +109,21 @@ impl Db {
             .count())
     }
 
+    /// A new transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`):
+    /// a deferred transaction that reads and then writes fails with `SQLITE_BUSY`, without
+    /// waiting, when another connection wrote in between; taking the lock first makes it
+    /// wait its turn (up to the busy timeout) instead. Readers outside transactions are
+    /// not held up (WAL).
+    async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// A transaction confined to `tenant`'s rows.
     pub async fn tenant(&self, tenant: TenantId) -> Result<Tx, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SET LOCAL ROLE hydronet_app")
                 .execute(&mut *tx)
@@ -127,7 +139,7 @@ impl Db {
     /// A transaction that may read and write across tenants. Use it only where the tenant
     /// is not known yet (login, refresh) or the operation is service-wide.
     pub async fn system(&self) -> Result<Tx, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SET LOCAL ROLE hydronet_app")
                 .execute(&mut *tx)
