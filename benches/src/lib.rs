@@ -3,6 +3,8 @@
 //! Run them with `cargo bench -p hydronet-benches`. Each benchmark measures one layer of
 //! the request path against the same work without it, so the numbers read as overhead.
 
+pub mod stack;
+
 use std::sync::Arc;
 
 use hydronet_core::{ManualClock, Plan, SessionId, TenantId, UserId};
