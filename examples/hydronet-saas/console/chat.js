@@ -70,7 +70,7 @@ export async function chatView({ rest }) {
             "span",
             { class: "row-actions" },
             h("button", { type: "button", class: "icon", "aria-label": `${t("chat.rename")}: ${c.title}`, onclick: () => rename(c) }, "✎"),
-            h("button", { type: "button", class: "icon", "aria-label": `${t("chat.delete")}: ${c.title}`, onclick: () => remove(c) }, "🗑"),
+            h("button", { type: "button", class: "icon", "aria-label": `${t("chat.delete")}: ${c.title}`, onclick: () => remove(c) }, "×"),
           ),
         ),
       ),

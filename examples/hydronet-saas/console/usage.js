@@ -15,12 +15,12 @@ function svg(tag, attrs = {}, ...children) {
   return el;
 }
 
-/** A round number at or above `max` for the top of an axis. */
-function niceCeiling(max) {
-  if (max <= 0) return 1;
-  const power = 10 ** Math.floor(Math.log10(max));
-  const step = [1, 2, 2.5, 5, 10].find((s) => s * power >= max);
-  return step * power;
+/** A round step for four grid lines that reach at least `max`; whole for counts. */
+function niceStep(max) {
+  if (max <= 4) return 1;
+  const rough = max / 4;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  return [1, 2, 2.5, 5, 10].find((s) => s * power >= rough && Number.isInteger(s * power)) * power;
 }
 
 /**
@@ -35,7 +35,8 @@ export function barChart(title, days, series) {
   const plotH = height - pad.top - pad.bottom;
   const totals = days.map((d) => series.reduce((sum, s) => sum + Number(d[s.key] || 0), 0));
   const max = Math.max(0, ...totals);
-  const top = niceCeiling(max);
+  const step = niceStep(max);
+  const top = step * 4;
   const slot = plotW / Math.max(days.length, 1);
   const barW = Math.max(1, slot * 0.7);
   const y = (value) => pad.top + plotH - (value / top) * plotH;
@@ -54,12 +55,11 @@ export function barChart(title, days, series) {
     role: "img",
     "aria-label": summary,
     class: "chart",
-    preserveAspectRatio: "none",
   });
   chart.append(svg("title", {}, summary));
 
   for (let i = 0; i <= 4; i++) {
-    const value = (top / 4) * i;
+    const value = step * i;
     chart.append(
       svg("line", { x1: pad.left, x2: width - pad.right, y1: y(value), y2: y(value), class: "grid" }),
       svg("text", { x: pad.left - 6, y: y(value) + 4, class: "axis", "text-anchor": "end" }, compact(value)),
@@ -116,10 +116,38 @@ function meter(label, period) {
   );
 }
 
+const COUNTED = { max_users: "users", max_conversations: "conversations", max_mcp_servers: "mcp_servers" };
+
+/** The plan's limits, with what is in use and left where the server counts it. */
+function limitsTable(usage) {
+  const rows = Object.entries(usage.limits || {}).map(([key, limit]) => {
+    const counted = COUNTED[key];
+    const used = counted && usage.in_use ? usage.in_use[counted] : undefined;
+    const budget = key === "tokens_per_day" ? usage.budget.day : key === "tokens_per_month" ? usage.budget.month : null;
+    return {
+      key,
+      limit,
+      used: budget ? budget.used : used,
+      left: budget ? budget.remaining : used === undefined ? undefined : Math.max(0, limit - used),
+    };
+  });
+  const maybe = (value) => (value === undefined ? "—" : num(value));
+  return table(
+    t("usage.limits"),
+    [
+      { label: t("common.name"), value: (r) => t(`usage.limit.${r.key}`) },
+      { label: t("usage.limit"), value: (r) => num(r.limit) },
+      { label: t("usage.inUse"), value: (r) => maybe(r.used) },
+      { label: t("usage.left"), value: (r) => maybe(r.left) },
+    ],
+    rows,
+    t("common.none"),
+  );
+}
+
 /** The usage page. */
 export async function usageView() {
   const usage = await api.get("/api/tenant/usage");
-  const limits = Object.entries(usage.limits || {}).map(([key, value]) => ({ key, value }));
   return h(
     "div",
     { class: "page usage" },
@@ -133,27 +161,23 @@ export async function usageView() {
       meter(t("usage.month"), usage.budget.month),
     ),
     h(
-      "section",
-      { class: "card" },
-      barChart(t("usage.tokens"), usage.days, [
-        { key: "prompt_tokens", label: t("usage.prompt"), class: "s1" },
-        { key: "completion_tokens", label: t("usage.completion"), class: "s2" },
-      ]),
+      "div",
+      { class: "charts" },
+      h(
+        "section",
+        { class: "card" },
+        barChart(t("usage.tokens"), usage.days, [
+          { key: "prompt_tokens", label: t("usage.prompt"), class: "s1" },
+          { key: "completion_tokens", label: t("usage.completion"), class: "s2" },
+        ]),
+      ),
+      h("section", { class: "card" }, barChart(t("usage.requests"), usage.days, [{ key: "requests", label: t("usage.requests"), class: "s3" }])),
     ),
-    h("section", { class: "card" }, barChart(t("usage.requests"), usage.days, [{ key: "requests", label: t("usage.requests"), class: "s3" }])),
     h(
       "section",
       { class: "card", "aria-labelledby": "limits-title" },
       h("h2", { id: "limits-title" }, t("usage.limits")),
-      table(
-        t("usage.limits"),
-        [
-          { label: t("common.name"), value: (r) => t(`usage.limit.${r.key}`) },
-          { label: t("usage.limits"), value: (r) => num(r.value) },
-        ],
-        limits,
-        t("common.none"),
-      ),
+      limitsTable(usage),
     ),
   );
 }

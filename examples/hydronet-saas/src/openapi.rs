@@ -688,7 +688,14 @@ fn tenant() -> Vec<Entry> {
                     .field("days", list(day, "Every day of the range, oldest first."))
                     .field("budget", object("LLM tokens.").field("day", counters.clone()).field("month", counters))
                     .field("plan", one_of(&["free", "pro", "enterprise"], ""))
-                    .field("limits", named("PlanLimits")),
+                    .field("limits", named("PlanLimits"))
+                    .field(
+                        "in_use",
+                        object("What the tenant holds now against its `max_*` limits.")
+                            .field("users", integer(""))
+                            .field("conversations", integer(""))
+                            .field("mcp_servers", integer("")),
+                    ),
             ),
     ]
 }

@@ -268,6 +268,8 @@ describe("the web console", () => {
       await page.goto(server.url);
       await page.getByRole("heading", { name: "欢迎使用 HydroNet" }).waitFor();
       assert.equal(await page.locator("html").getAttribute("lang"), "zh-CN");
+      const keys = await page.evaluate(async () => (await import("/console/i18n.js")).keys());
+      assert.deepEqual(keys.zh, keys.en, "both languages have every text");
       await shoot(page, "15-login-zh");
 
       await page.getByLabel("语言").selectOption("en");
