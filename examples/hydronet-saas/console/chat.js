@@ -169,7 +169,7 @@ export async function chatView({ rest }) {
       }
     }
     input.value = "";
-    bubble("user", text);
+    const mine = bubble("user", text);
     const reply = bubble("assistant", "");
     reply.el.classList.add("pending");
     reply.note.textContent = t("chat.thinking");
@@ -215,9 +215,15 @@ export async function chatView({ rest }) {
       if (err.name === "AbortError") {
         reply.el.classList.add("stopped");
         reply.note.textContent = t("chat.stopped");
-      } else {
+      } else if (!content) {
+        // Refused before anything was stored: give the message back to edit or resend.
         reply.el.remove();
+        mine.el.remove();
+        input.value = text;
         alert.textContent = turnError(err);
+      } else {
+        reply.el.classList.add("failed");
+        reply.note.textContent = turnError(err);
       }
     } finally {
       state.controller = null;

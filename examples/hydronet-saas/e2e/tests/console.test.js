@@ -157,6 +157,37 @@ describe("the web console", () => {
     });
   });
 
+  test("quota and rate-limit refusals are explained in words", async () => {
+    await withBrowser({}, async ({ page }) => {
+      await signUp(page, server.url, { email: "owner@quota.e2e", tenant: "Quota Water" });
+      const me = await apiAs("owner@quota.e2e", "GET", "/api/auth/me");
+      const limited = await apiAs(ADMIN_EMAIL, "PUT", `/api/admin/tenants/${me.body.tenant.id}/limits`, {
+        tokens_per_day: 10,
+      });
+      assert.equal(limited.status, 200, JSON.stringify(limited.body));
+
+      // The turn that crosses the budget is answered; the next one is refused.
+      await page.getByLabel("Message").fill("Size a pump for 50 L/s");
+      await page.getByRole("button", { name: "Send" }).click();
+      await page.locator("article.message.assistant pre code").waitFor();
+      await page.getByRole("button", { name: "Send" }).and(page.locator(":enabled")).waitFor();
+      await page.getByLabel("Message").fill("And for 80 L/s?");
+      await page.getByRole("button", { name: "Send" }).click();
+      const alert = page.locator(".thread [role=alert]");
+      await alert.filter({ hasText: "token budget is used up" }).waitFor();
+      assert.equal(await page.locator("article.message.assistant").count(), 1);
+      assert.equal(await page.locator("article.message.user").count(), 1);
+      assert.equal(await page.getByLabel("Message").inputValue(), "And for 80 L/s?");
+      await shoot(page, "05-chat-quota");
+
+      const words = await page.evaluate(async () => {
+        const { turnError } = await import("/console/chat.js");
+        return turnError({ code: "rate_limited", retryAfter: 7, message: "slow down" });
+      });
+      assert.equal(words, "Too many requests; try again in 7 s.");
+    });
+  });
+
   test("usage shows tokens and requests per day as charts, with the plan's limits", async () => {
     await withBrowser({}, async ({ page }) => {
       await signUp(page, server.url, { email: "owner@usage.e2e", tenant: "Usage Water" });
