@@ -334,6 +334,7 @@ describe("the web console", () => {
       await page.keyboard.type("Hello from a phone");
       await page.keyboard.press("Enter");
       await page.locator("article.message.assistant pre code").waitFor();
+      await page.getByRole("button", { name: "Send" }).and(page.locator(":enabled")).waitFor();
       await shoot(page, "18-phone-chat");
     });
   });
