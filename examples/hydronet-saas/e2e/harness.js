@@ -49,6 +49,37 @@ export function replyFor(prompt) {
   return { chunks, delay: 40 };
 }
 
+/**
+ * The mock model's answer when tools are in play: a call of the first tool offered, then,
+ * once its result is in the conversation, a reply quoting it. Null when no tools are.
+ */
+function toolReply(body) {
+  const messages = body.messages || [];
+  const result = messages.at(-1)?.role === "tool" ? messages.at(-1) : null;
+  if (!result && !(body.tools || []).length) return null;
+  const message = result
+    ? { role: "assistant", content: `The tool says: **${result.content}**` }
+    : {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          {
+            id: "call_1",
+            type: "function",
+            function: { name: body.tools[0].function.name, arguments: JSON.stringify({ flow_l_per_s: 50, diameter_mm: 200 }) },
+          },
+        ],
+      };
+  return {
+    id: "mock-tools",
+    object: "chat.completion",
+    created: Math.floor(Date.now() / 1000),
+    model: body.model || "mock",
+    choices: [{ index: 0, message, finish_reason: result ? "stop" : "tool_calls" }],
+    usage: { prompt_tokens: 30, completion_tokens: 10, total_tokens: 40 },
+  };
+}
+
 /** An OpenAI-compatible `/v1/chat/completions` that streams, on a local port. */
 export async function startMockModel() {
   const calls = [];
@@ -60,6 +91,13 @@ export async function startMockModel() {
       return;
     }
     const body = JSON.parse(raw || "{}");
+    const toolTurn = toolReply(body);
+    if (toolTurn) {
+      calls.push({ prompt: "(tools)", stream: false, finished: true, aborted: false });
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify(toolTurn));
+      return;
+    }
     const last = [...(body.messages || [])].reverse().find((m) => m.role === "user");
     const prompt = String(last?.content ?? "");
     const call = { prompt, stream: Boolean(body.stream), finished: false, aborted: false };
@@ -110,6 +148,60 @@ export async function startMockModel() {
   return { url: `http://127.0.0.1:${port}/v1`, calls, close: () => new Promise((r) => server.close(r)) };
 }
 
+/**
+ * A minimal MCP server over streamable HTTP (JSON responses, no session) with one tool,
+ * `pipe_velocity`.
+ */
+export async function startMockMcp() {
+  const tool = {
+    name: "pipe_velocity",
+    description: "Mean velocity in a full circular pipe.",
+    inputSchema: {
+      type: "object",
+      properties: { flow_l_per_s: { type: "number" }, diameter_mm: { type: "number" } },
+      required: ["flow_l_per_s", "diameter_mm"],
+    },
+  };
+  const server = http.createServer(async (req, res) => {
+    let raw = "";
+    for await (const piece of req) raw += piece;
+    if (req.method !== "POST") {
+      res.writeHead(405).end();
+      return;
+    }
+    const message = JSON.parse(raw || "{}");
+    if (message.id === undefined) {
+      res.writeHead(202).end();
+      return;
+    }
+    const reply = (result) => {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+    };
+    switch (message.method) {
+      case "initialize":
+        return reply({
+          protocolVersion: message.params?.protocolVersion || "2025-03-26",
+          capabilities: { tools: {} },
+          serverInfo: { name: "mock-water", version: "1.0.0" },
+        });
+      case "tools/list":
+        return reply({ tools: [tool] });
+      case "tools/call": {
+        const { flow_l_per_s: q, diameter_mm: d } = message.params?.arguments || {};
+        const velocity = (q / 1000) / (Math.PI * (d / 1000) ** 2 / 4);
+        return reply({ content: [{ type: "text", text: `v = ${velocity.toFixed(2)} m/s` }], isError: false });
+      }
+      default:
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, error: { code: -32601, message: "no such method" } }));
+    }
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  return { url: `http://127.0.0.1:${port}/mcp`, close: () => new Promise((r) => server.close(r)) };
+}
+
 /** The already-built server binary. */
 function serverBinary() {
   const configured = process.env.HYDRONET_SAAS_BIN || "target/debug/hydronet-saas";
@@ -137,6 +229,8 @@ export async function startServer(modelUrl) {
     HYDRONET_PASSWORD_HASH_CONCURRENCY: "2",
     HYDRONET_ADMIN_PASSWORD: PASSWORD,
     HYDRONET_BIND: `127.0.0.1:${port}`,
+    // The mock MCP server listens on loopback, which the egress policy refuses by default.
+    HYDRONET_MCP_ALLOW: "127.0.0.1/32",
   };
   const binary = serverBinary();
   const init = spawnSync(binary, ["init", "--email", ADMIN_EMAIL], { cwd: dir, env, encoding: "utf8" });

@@ -9,20 +9,24 @@ import {
   shoot,
   signUp,
   startBrowser,
+  startMockMcp,
   startMockModel,
   startServer,
 } from "../harness.js";
 
 let model;
+let mcp;
 let server;
 
 before(async () => {
   model = await startMockModel();
+  mcp = await startMockMcp();
   server = await startServer(model.url);
 });
 
 after(async () => {
   await server?.close();
+  await mcp?.close();
   await model?.close();
 });
 
@@ -157,6 +161,32 @@ describe("the web console", () => {
     });
   });
 
+  test("the MCP tools the assistant calls are shown with its reply", async () => {
+    await withBrowser({}, async ({ page }) => {
+      await signUp(page, server.url, { email: "owner@tools.e2e", tenant: "Tools Water" });
+      const created = await apiAs("owner@tools.e2e", "POST", "/api/tenant/mcp-servers", { name: "water", url: mcp.url });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+
+      // Enable the tool from the MCP page.
+      await page.getByRole("link", { name: "Tools (MCP)" }).click();
+      await page.getByRole("heading", { name: /^water/ }).waitFor();
+      await page.getByLabel("Enabled: pipe_velocity").check();
+      await page.getByRole("button", { name: "Save" }).click();
+      await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+      await shoot(page, "11-mcp");
+
+      await page.getByRole("link", { name: "Chat", exact: true }).click();
+      await page.getByLabel("Message").fill("Velocity of 50 L/s in a 200 mm pipe?");
+      await page.getByRole("button", { name: "Send" }).click();
+      const reply = page.locator("article.message.assistant").last();
+      await reply.locator(".content strong").waitFor();
+      assert.equal(await reply.locator(".tools code.tool").textContent(), "water__pipe_velocity");
+      assert.match(await reply.locator(".tools").textContent(), /Tools used/);
+      assert.equal(await reply.locator(".content strong").textContent(), "v = 1.59 m/s");
+      await shoot(page, "03-chat-tools");
+    });
+  });
+
   test("quota and rate-limit refusals are explained in words", async () => {
     await withBrowser({}, async ({ page }) => {
       await signUp(page, server.url, { email: "owner@quota.e2e", tenant: "Quota Water" });
@@ -276,7 +306,7 @@ describe("the web console", () => {
       await page.getByRole("cell", { name: "ci", exact: true }).waitFor();
       assert.equal(await page.getByTestId("new-key").count(), 0);
 
-      for (const [link, name] of [["Tools (MCP)", "11-mcp"], ["WeChat", "12-wechat"], ["Settings", "13-settings"]]) {
+      for (const [link, name] of [["Tools (MCP)", "11-mcp-empty"], ["WeChat", "12-wechat"], ["Settings", "13-settings"]]) {
         await page.getByRole("link", { name: link }).click();
         await page.getByRole("heading", { level: 1 }).waitFor();
         await shoot(page, name);
