@@ -64,9 +64,18 @@ export async function register(email, password, tenantName) {
   return body;
 }
 
+/**
+ * Spends the refresh cookie. Tabs take turns (Web Locks), since a refresh token works once
+ * and two tabs presenting the same one at once would end the session.
+ */
+function exchange() {
+  const call = () => post("/api/auth/refresh", {});
+  return navigator.locks ? navigator.locks.request("hydronet-refresh", call) : call();
+}
+
 /** A new access token from the refresh cookie; false when there is no session. */
 export function refresh() {
-  refreshing ??= post("/api/auth/refresh", {})
+  refreshing ??= exchange()
     .then((body) => {
       accessToken = body.access_token;
       return true;
