@@ -11,6 +11,7 @@ pub mod charge;
 pub mod chat_store;
 pub mod cli;
 pub mod config;
+pub mod cookie;
 pub mod counts;
 pub mod db;
 pub mod domain;

@@ -394,7 +394,7 @@ impl Entry {
 }
 
 /// The tags, in the order a reader meets them.
-const TAGS: [(&str, &str); 13] = [
+const TAGS: [(&str, &str); 14] = [
     ("Health", "Is the service up, and each of its dependencies."),
     ("Auth", "Sign-up, sign-in, sessions and passwords."),
     (
@@ -426,6 +426,10 @@ const TAGS: [(&str, &str); 13] = [
     ("Audit", "The tenant's tamper-evident audit log."),
     ("Docs", "This description and its interactive reference."),
     (
+        "Console",
+        "The web console: a page and its files, compiled into the server.",
+    ),
+    (
         "WeChat",
         "A tenant's WeChat official account answered by its assistant.",
     ),
@@ -455,6 +459,7 @@ fn table() -> Vec<Entry> {
         overview(),
         audit(),
         docs(),
+        console(),
         wechat(),
     ]
     .into_iter()
@@ -551,7 +556,12 @@ fn auth() -> Vec<Entry> {
         .into();
     vec![
         op(Method::POST, "/api/auth/register", "Auth", "Sign a new tenant up")
-            .about("Creates a tenant on the free plan with the caller as its owner, and signs them in.")
+            .about(
+                "Creates a tenant on the free plan with the caller as its owner, and signs them in. \
+                 With the header `X-HydroNet-Session: cookie` the refresh token is set as the \
+                 `hn_refresh` cookie (`HttpOnly; Secure; SameSite=Strict; Path=/api/auth`) \
+                 and left out of the body.",
+            )
             .body(
                 object("")
                     .field("email", string("The owner's email."))
@@ -563,6 +573,11 @@ fn auth() -> Vec<Entry> {
             .problem(409, "`email_taken`: an account with this email exists. `tenant_slug_taken`: retry.")
             .problem(403, "`quota_exceeded`: the plan's user limit."),
         op(Method::POST, "/api/auth/login", "Auth", "Sign in with email and password")
+            .about(
+                "With the header `X-HydroNet-Session: cookie` the refresh token is set as the \
+                 `hn_refresh` cookie (`HttpOnly; Secure; SameSite=Strict; Path=/api/auth`) \
+                 and left out of the body.",
+            )
             .body(object("").field("email", string("")).field("password", string("")))
             .json(200, "Signed in.", signed_in)
             .problem(400, "`password_too_long`: over the policy's maximum length.")
@@ -570,16 +585,25 @@ fn auth() -> Vec<Entry> {
             .problem(403, "`account_disabled` or `tenant_suspended`.")
             .problem(429, "`rate_limited`: too many attempts on this account or from this address; see `Retry-After`."),
         op(Method::POST, "/api/auth/refresh", "Auth", "Exchange a refresh token for a new pair")
-            .about("Each refresh token works once; presenting a spent one revokes its whole session.")
-            .body(object("").field("refresh_token", string("")))
+            .about(
+                "Each refresh token works once; presenting a spent one revokes its whole session. \
+                 With the header `X-HydroNet-Session: cookie` and no `refresh_token` in the body, \
+                 the token is read from the `hn_refresh` cookie and the next one is set there \
+                 (left out of the body); a refused cookie is cleared.",
+            )
+            .body(object("").field("refresh_token", string("Optional in the cookie session.")))
             .json(200, "A new token pair.", with_tokens(object("").field("success", success())))
             .problem(401, "`invalid_refresh_token`: invalid, expired or already used."),
         op(Method::POST, "/api/auth/logout", "Auth", "End the caller's session")
-            .about("The session's tokens stop working at once.")
+            .about("The session's tokens stop working at once; the `hn_refresh` cookie is cleared.")
             .json(200, "Signed out.", done.clone())
             .problem(400, "`no_session`: the credential has no session (an API key)."),
         op(Method::PUT, "/api/auth/change-password", "Auth", "Change the caller's password")
-            .about("Every earlier session of the user ends; the response carries a new pair for this client.")
+            .about(
+                "Every earlier session of the user ends; the response carries a new pair for this \
+                 client. With the header `X-HydroNet-Session: cookie` the refresh token is set as \
+                 the `hn_refresh` cookie and left out of the body.",
+            )
             .body(
                 object("")
                     .field("old_password", string("The current password."))
@@ -664,7 +688,14 @@ fn tenant() -> Vec<Entry> {
                     .field("days", list(day, "Every day of the range, oldest first."))
                     .field("budget", object("LLM tokens.").field("day", counters.clone()).field("month", counters))
                     .field("plan", one_of(&["free", "pro", "enterprise"], ""))
-                    .field("limits", named("PlanLimits")),
+                    .field("limits", named("PlanLimits"))
+                    .field(
+                        "in_use",
+                        object("What the tenant holds now against its `max_*` limits.")
+                            .field("users", integer(""))
+                            .field("conversations", integer(""))
+                            .field("mcp_servers", integer("")),
+                    ),
             ),
     ]
 }
@@ -806,8 +837,9 @@ fn chat() -> Vec<Entry> {
         .into();
     let missing = "`not_found`: no such conversation of the caller.";
     let events = string(
-        "Server-Sent Events: `delta` events `{content}`, then `done` `{message_id, usage}`, \
-         or `error` `{code, detail, status}`.",
+        "Server-Sent Events: a `tool` event `{name}` per MCP tool the assistant called (when \
+         tools are on, the reply then comes as one `delta`), `delta` events `{content}`, then \
+         `done` `{message_id, usage}`, or `error` `{code, detail, status}`.",
     );
     let stream = ResponseBuilder::new()
         .description(
@@ -826,7 +858,11 @@ fn chat() -> Vec<Entry> {
                                 .field("role", one_of(&["assistant"], ""))
                                 .field("content", string("")),
                         )
-                        .field("usage", named("Usage")),
+                        .field("usage", named("Usage"))
+                        .field(
+                            "tool_calls",
+                            list(string(""), "The names of the MCP tools called, in order."),
+                        ),
                 ))
                 .build(),
         )
@@ -1441,6 +1477,63 @@ fn audit() -> Vec<Entry> {
                 .default(Some(50.into())),
         )
         .reply(200, reply),
+    ]
+}
+
+fn console() -> Vec<Entry> {
+    let file = |media: &str, about: &str| {
+        ResponseBuilder::new()
+            .description(about)
+            .header(
+                "ETag",
+                HeaderBuilder::new()
+                    .schema(Some(string("")))
+                    .description(Some(
+                        "Changes when the file does; send it back as `If-None-Match`.",
+                    ))
+                    .build(),
+            )
+            .content(
+                media,
+                ContentBuilder::new().schema(Some(string(""))).build(),
+            )
+            .build()
+    };
+    vec![
+        op(Method::GET, "/", "Console", "The web console")
+            .about(
+                "A page for people: sign-up and sign-in, chat, usage and administration. \
+                 Served with a Content-Security-Policy allowing same-origin scripts and styles \
+                 only.",
+            )
+            .reply(200, file("text/html", "The page."))
+            .reply(
+                304,
+                ResponseBuilder::new()
+                    .description("The client's copy is current.")
+                    .build(),
+            ),
+        op(
+            Method::GET,
+            "/console/{file}",
+            "Console",
+            "One of the console's files",
+        )
+        .param("file", "A file name such as `app.js` or `style.css`.")
+        .reply(
+            200,
+            file(
+                "text/javascript",
+                "A script, style sheet or icon, by its name.",
+            ),
+        )
+        .reply(
+            304,
+            ResponseBuilder::new()
+                .description("The client's copy is current.")
+                .build(),
+        )
+        .problem(404, "`not_found`: no such file."),
     ]
 }
 

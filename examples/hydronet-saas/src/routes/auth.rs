@@ -1,10 +1,13 @@
 //! `/api/auth/*`: sign-up, login, token refresh, logout, password change, and who am I.
+//!
+//! Register, login, refresh and password change can keep the refresh token in a cookie instead of the body
+//! when the client asks with `X-HydroNet-Session: cookie`; see [`crate::cookie`].
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use http::Method;
+use http::{HeaderMap, Method};
 use hydronet_core::{Plan, Problem, SessionId, TenantContext, TenantId, UserId};
 use hydronet_tenancy::audit::{Actor, Outcome};
 use hydronet_tenancy::password::{Password, PasswordRejection, Verification};
@@ -15,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::{Access, Client, Endpoint, endpoint};
 use crate::body::{Fields, JsonObject};
+use crate::cookie;
 use crate::counts::{self, Resource};
 use crate::domain::{Email, TenantName};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
@@ -123,6 +127,7 @@ fn password_too_long(rejection: PasswordRejection) -> Problem {
 async fn register(
     State(state): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     body: JsonObject,
 ) -> ApiResult<Response> {
     refuse_long_password(&state, &body, "password")?;
@@ -175,7 +180,7 @@ async fn register(
 
     tracing::info!(tenant_id = %tenant_id, user_id = %user_id, "tenant registered");
     let body = signed_in(&pair, &tenant, &user, &roles);
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(deliver(&state, &headers, &pair, StatusCode::CREATED, body))
 }
 
 /// A slug not yet taken: the name's own, or with `-2`, `-3`, … appended.
@@ -212,6 +217,7 @@ fn slug_conflict(err: sqlx::Error) -> ApiError {
 async fn login(
     State(state): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     body: JsonObject,
 ) -> ApiResult<Response> {
     let mut fields = Fields::new(body);
@@ -271,7 +277,8 @@ async fn login(
     tx.commit().await?;
 
     tracing::info!(tenant_id = %tenant_id, user_id = %user_id, "login");
-    Ok(Json(signed_in(&pair, &tenant, &user, &roles)).into_response())
+    let body = signed_in(&pair, &tenant, &user, &roles);
+    Ok(deliver(&state, &headers, &pair, StatusCode::OK, body))
 }
 
 /// What a password check found.
@@ -322,22 +329,64 @@ async fn rehash(state: &AppState, user: &UserRow, password: &Password) -> ApiRes
 
 /// `POST /api/auth/refresh` `{refresh_token}`: exchanges a refresh token for a new pair.
 /// Each refresh token works once; presenting a spent one revokes its whole session.
+///
+/// With `X-HydroNet-Session: cookie` and no `refresh_token` in the body, the token comes
+/// from the session cookie, and a refused one clears it.
 async fn refresh(
     State(state): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     body: JsonObject,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
+    let in_body = body.0.get("refresh_token").is_some_and(|v| !v.is_null());
+    if cookie::wants_cookie(&headers) && !in_body {
+        let Some(token) = cookie::refresh_token(&headers) else {
+            return Ok(cleared(invalid_refresh_token().into_response()));
+        };
+        return match exchange(&state, &client, &token).await {
+            Ok(pair) => Ok(deliver(
+                &state,
+                &headers,
+                &pair,
+                StatusCode::OK,
+                refreshed(&pair),
+            )),
+            Err(err) => Ok(cleared(err.into_response())),
+        };
+    }
+
     let mut fields = Fields::new(body);
     let token = fields.required_str("refresh_token");
     fields.finish()?;
-    let token = token.unwrap();
+    let pair = exchange(&state, &client, &token.unwrap()).await?;
+    Ok(deliver(
+        &state,
+        &headers,
+        &pair,
+        StatusCode::OK,
+        refreshed(&pair),
+    ))
+}
+
+fn refreshed(pair: &crate::state::TokenPair) -> Value {
+    let mut body = pair.to_json();
+    body["success"] = json!(true);
+    body
+}
+
+/// Spends `token` and issues the next pair of its session.
+async fn exchange(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+) -> ApiResult<crate::state::TokenPair> {
     if token.len() > 256 {
         return Err(invalid_refresh_token().into());
     }
 
     let now = state.now();
     let mut tx = state.db.system().await?;
-    let Some(row) = store::refresh_token(&mut tx, &token_digest(&token)).await? else {
+    let Some(row) = store::refresh_token(&mut tx, &token_digest(token)).await? else {
         return Err(invalid_refresh_token().into());
     };
     let tenant_id: TenantId = row.tenant_id.parse().map_err(ApiError::internal)?;
@@ -349,7 +398,7 @@ async fn refresh(
         store::revoke_session(&mut tx, tenant_id, session, now).await?;
         let user: UserId = row.user_id.parse().map_err(ApiError::internal)?;
         let event = client
-            .event(&state, tenant_id, Actor::User(user), "auth.refresh_reused")
+            .event(state, tenant_id, Actor::User(user), "auth.refresh_reused")
             .target(format!("session:{session}"))
             .outcome(Outcome::Denied);
         state.audit_in(&mut tx, event).await?;
@@ -376,18 +425,16 @@ async fn refresh(
         .issue_pair(&mut tx, &tenant, &user, &roles, session)
         .await?;
     tx.commit().await?;
-
-    let mut body = pair.to_json();
-    body["success"] = json!(true);
-    Ok(Json(body))
+    Ok(pair)
 }
 
-/// `POST /api/auth/logout`: ends the caller's session; its tokens stop working at once.
+/// `POST /api/auth/logout`: ends the caller's session; its tokens stop working at once,
+/// and the session cookie, if any, is cleared.
 async fn logout(
     State(state): State<AppState>,
     ctx: TenantContext,
     client: Client,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let Some(session) = ctx.session_id() else {
         return Err(
             Problem::bad_request("no_session", "This credential has no session to end.").into(),
@@ -401,15 +448,18 @@ async fn logout(
     state.audit_in(&mut tx, event).await?;
     tx.commit().await?;
     state.announce_revoked(&[session]).await;
-    Ok(Json(json!({ "success": true, "message": "Logged out." })))
+    let body = Json(json!({ "success": true, "message": "Logged out." }));
+    Ok(cleared(body.into_response()))
 }
 
 /// `PUT /api/auth/change-password` `{old_password, new_password}`: every earlier token of
-/// the user stops working; the response carries a new pair for this client.
+/// the user stops working; the response carries a new pair for this client (the refresh
+/// token in the session cookie when asked for).
 async fn change_password(
     State(state): State<AppState>,
     ctx: TenantContext,
     client: Client,
+    headers: HeaderMap,
     body: JsonObject,
 ) -> ApiResult<Response> {
     let (tenant_id, user_id) = (
@@ -466,7 +516,7 @@ async fn change_password(
     let mut body = pair.to_json();
     body["success"] = json!(true);
     body["message"] = json!("Password changed; other sessions were signed out.");
-    Ok(Json(body).into_response())
+    Ok(deliver(&state, &headers, &pair, StatusCode::OK, body))
 }
 
 /// `GET /api/auth/me`: the caller and their tenant.
@@ -511,4 +561,35 @@ fn signed_in(
     body["user"] = user.to_json(roles);
     body["tenant"] = tenant.to_json();
     body
+}
+
+/// A token-issuing response as the client asked for it: `body` as it is, or with the
+/// refresh token moved from the JSON into the session cookie.
+fn deliver(
+    state: &AppState,
+    headers: &HeaderMap,
+    pair: &crate::state::TokenPair,
+    status: StatusCode,
+    mut body: Value,
+) -> Response {
+    if !cookie::wants_cookie(headers) {
+        return (status, Json(body)).into_response();
+    }
+    if let Some(object) = body.as_object_mut() {
+        object.remove("refresh_token");
+    }
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    cookie::set(headers, &pair.refresh_token, state.settings.refresh_ttl);
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// `response` with the session cookie cleared.
+fn cleared(mut response: Response) -> Response {
+    cookie::clear(response.headers_mut());
+    response
 }

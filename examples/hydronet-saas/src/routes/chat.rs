@@ -362,6 +362,7 @@ async fn send(
         "success": true,
         "message": { "id": answer.message_id, "role": "assistant", "content": answer.text },
         "usage": answer.usage,
+        "tool_calls": answer.tools,
     }))
     .into_response())
 }
@@ -382,6 +383,8 @@ pub struct Answer {
     pub text: String,
     /// What the call used.
     pub usage: Usage,
+    /// The names of the tools called on the way, in order.
+    pub tools: Vec<String>,
 }
 
 /// Stores `message` from `user` in `tenant`'s `conversation` (which must be theirs) and
@@ -464,6 +467,7 @@ pub async fn prepare(
 pub async fn answer(prepared: Prepared) -> ApiResult<Answer> {
     let Prepared { turn, mut request } = prepared;
     let mut used = Usage::default();
+    let mut tools = Vec::new();
     let max_steps = turn.state.settings.mcp_max_steps;
     let mut step = 0;
     let reply = loop {
@@ -495,6 +499,7 @@ pub async fn answer(prepared: Prepared) -> ApiResult<Answer> {
         let calls = reply.message.tool_calls.clone();
         request.messages.push(reply.message);
         for call in calls {
+            tools.push(call.function.name.clone());
             let output = turn
                 .toolbox
                 .call(
@@ -515,6 +520,7 @@ pub async fn answer(prepared: Prepared) -> ApiResult<Answer> {
         message_id,
         text,
         usage,
+        tools,
     })
 }
 
@@ -527,19 +533,27 @@ fn add_usage(total: &mut Usage, more: &Usage) {
         .max(more.prompt_tokens + more.completion_tokens);
 }
 
-/// A finished answer as the events of a stream: one `delta` and `done`.
+/// A finished answer as the events of a stream: a `tool` event per tool called
+/// (`{name}`), one `delta` and `done`.
 fn answered_stream(
     answer: Answer,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
-    let events = [
+    let tools = answer.tools.iter().map(|name| {
         Event::default()
-            .event("delta")
-            .data(json!({ "content": answer.text }).to_string()),
-        Event::default()
-            .event("done")
-            .data(json!({ "message_id": answer.message_id, "usage": answer.usage }).to_string()),
-    ];
-    Sse::new(stream::iter(events.map(Ok)))
+            .event("tool")
+            .data(json!({ "name": name }).to_string())
+    });
+    let events: Vec<Event> = tools
+        .chain([
+            Event::default()
+                .event("delta")
+                .data(json!({ "content": answer.text }).to_string()),
+            Event::default().event("done").data(
+                json!({ "message_id": answer.message_id, "usage": answer.usage }).to_string(),
+            ),
+        ])
+        .collect();
+    Sse::new(stream::iter(events.into_iter().map(Ok)))
 }
 
 /// Streams the reply as Server-Sent Events: `delta` events with text, then `done` with the

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod chat;
+pub mod console;
 pub mod docs;
 pub mod gateway;
 pub mod health;
@@ -88,6 +89,7 @@ pub fn all() -> Vec<Endpoint> {
         lifecycle::endpoints(),
         audit::endpoints(),
         docs::endpoints(),
+        console::endpoints(),
         metrics::endpoints(),
         wechat::endpoints(),
     ]

@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 use axum::Json;
 use axum::extract::{Query, State};
 use http::Method;
-use hydronet_core::{Problem, TenantContext};
+use hydronet_core::{Problem, TenantContext, TenantId};
 use hydronet_tenancy::quota::{TokenBudget, periods};
 use hydronet_tenancy::rbac::Permission;
 use serde_json::{Value, json};
 use time::{Date, Duration, Month};
 
 use super::{Access, Endpoint, endpoint};
+use crate::counts::{self, Resource};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::usage::{self, DayUsage};
@@ -83,6 +84,22 @@ fn range(query: &HashMap<String, String>, today: Date) -> Result<(Date, Date), P
     Ok((from, to))
 }
 
+/// How many users, conversations and MCP servers the tenant holds against its limits.
+async fn in_use(state: &AppState, tenant: TenantId) -> ApiResult<Value> {
+    let mut tx = state.db.tenant(tenant).await?;
+    let mut counts = serde_json::Map::new();
+    for resource in [
+        Resource::Users,
+        Resource::Conversations,
+        Resource::McpServers,
+    ] {
+        let n = counts::count(&mut tx, tenant, resource).await?;
+        counts.insert(resource.as_str().to_owned(), json!(n));
+    }
+    tx.commit().await?;
+    Ok(Value::Object(counts))
+}
+
 async fn report(
     State(state): State<AppState>,
     ctx: TenantContext,
@@ -127,6 +144,7 @@ async fn report(
         Problem::unavailable("Usage is temporarily unavailable; retry shortly.")
     })?;
     let remaining = |limit: u64, used: u64| limit.saturating_sub(used);
+    let in_use = in_use(&state, tenant).await?;
     Ok(Json(json!({
         "success": true,
         "from": from.to_string(),
@@ -138,6 +156,7 @@ async fn report(
         },
         "plan": ctx.plan(),
         "limits": limits,
+        "in_use": in_use,
     })))
 }
 

@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod chat;
+mod console;
 mod counts;
 mod docs;
 mod errors;

@@ -107,6 +107,7 @@ async fn enabled_tools_answer_in_chat_and_are_audited_and_counted() {
     );
     // Both model calls are metered.
     assert_eq!(answered.body["usage"]["total_tokens"], 157);
+    assert_eq!(answered.body["tool_calls"], json!(["water__pump_power"]));
 
     let requests = app.model.requests();
     let (first, second) = (&requests[1], &requests[2]);
@@ -139,6 +140,33 @@ async fn enabled_tools_answer_in_chat_and_are_audited_and_counted() {
         .unwrap()
         .clone();
     assert_eq!(today["tool_calls"], 1, "{today}");
+
+    // Streamed, the tools called come first as `tool` events, then the reply.
+    app.model.clone().call_tool(
+        "water__pump_power",
+        r#"{"flow_m3_per_s":0.05,"head_m":30,"efficiency":0.75}"#,
+        40,
+        12,
+    );
+    app.model.clone().reply("About 19.6 kW.", 90, 15);
+    let conversation = app
+        .post("/api/chat/conversations", json!({}), Some(&owner))
+        .await;
+    let cid = conversation.body["conversation"]["id"].as_str().unwrap();
+    let streamed = app
+        .post(
+            &format!("/api/chat/conversations/{cid}/messages"),
+            json!({ "message": "Shaft power again?", "stream": true }),
+            Some(&owner),
+        )
+        .await;
+    assert_eq!(streamed.status, 200);
+    let text = streamed.body.as_str().expect("an event stream");
+    let tool = text
+        .find("event: tool\ndata: {\"name\":\"water__pump_power\"}")
+        .unwrap_or_else(|| panic!("no tool event: {text}"));
+    let delta = text.find("event: delta").expect("a delta");
+    assert!(tool < delta, "{text}");
 }
 
 #[tokio::test]

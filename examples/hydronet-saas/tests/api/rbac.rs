@@ -30,6 +30,8 @@ fn expected() -> HashMap<(Method, &'static str), Option<&'static [&'static str]>
         ((Method::GET, "/docs"), None),
         ((Method::GET, "/docs/app.js"), None),
         ((Method::GET, "/docs/style.css"), None),
+        ((Method::GET, "/"), None),
+        ((Method::GET, "/console/{file}"), None),
         ((Method::GET, "/metrics"), None),
         ((Method::POST, "/api/auth/register"), None),
         ((Method::POST, "/api/auth/login"), None),

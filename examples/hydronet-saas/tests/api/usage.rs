@@ -33,6 +33,21 @@ async fn usage_counts_requests_per_day_and_shows_budget_and_limits() {
     assert_eq!(reply.body["budget"]["month"]["remaining"], 1_000_000);
     assert_eq!(reply.body["limits"]["requests_per_minute"], 60);
     assert_eq!(reply.body["plan"], "free");
+    assert_eq!(
+        reply.body["in_use"],
+        serde_json::json!({ "users": 1, "conversations": 0, "mcp_servers": 0 })
+    );
+
+    let created = app
+        .post(
+            "/api/chat/conversations",
+            serde_json::json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let reply = app.get("/api/tenant/usage", Some(&token)).await;
+    assert_eq!(reply.body["in_use"]["conversations"], 1, "{}", reply.body);
 }
 
 #[tokio::test]
