@@ -139,12 +139,12 @@ pub(crate) fn linear_ticks(lo: f64, hi: f64) -> Vec<f64> {
         .map(|m| m * magnitude)
         .find(|s| *s >= raw)
         .unwrap_or(10.0 * magnitude);
-    let first = (lo / step).floor() * step;
-    let mut ticks = Vec::new();
-    let mut t = first;
-    while t <= hi + step * 0.5 {
-        ticks.push(t);
+    let mut t = (lo / step).floor() * step;
+    let mut ticks = vec![t];
+    // Up to the first tick at or past `hi`, so no point falls off the axis.
+    while t < hi - step * 1e-9 {
         t += step;
+        ticks.push(t);
     }
     ticks
 }
@@ -304,6 +304,7 @@ mod tests {
         assert_eq!(ticks.first(), Some(&0.0));
         assert!(*ticks.last().unwrap() >= 7300.0);
         assert_eq!(ticks[1], 2000.0);
+        assert_eq!(linear_ticks(0.0, 42_000.0).last(), Some(&50_000.0));
     }
 
     #[test]
