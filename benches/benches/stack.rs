@@ -2,6 +2,7 @@
 //! rate limit and authorization in front of a trivial handler, against the same router bare.
 //!
 //! - `stack/bare`: the router alone;
+//! - `stack/ids_trace`: only the outer layers (request id, trace span, id echoed);
 //! - `stack/full`: an API write (`POST`), which the audit layer records;
 //! - `stack/full_read`: a plain read (`GET`), which it does not.
 //!
@@ -15,7 +16,7 @@ use axum::body::Body;
 use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Method, Request, StatusCode};
-use hydronet_benches::{KeyMix, StackFixture, full_stack};
+use hydronet_benches::{KeyMix, StackFixture, full_stack, with_request_id_and_trace};
 use hydronet_tenancy::rbac::{Permission, RoutePermissions};
 use tower::ServiceExt;
 
@@ -48,6 +49,7 @@ fn stack(c: &mut Criterion) {
     let fixture = runtime.block_on(StackFixture::new(100, USERS_PER_TENANT));
     let (bare, permissions) = routes();
     let full = full_stack(bare.clone(), permissions, &fixture, fixture.sink());
+    let outer = with_request_id_and_trace(bare.clone());
     // Hot tenants' users are the first ones: draw tenants, then a member of each.
     let order: Vec<usize> = KeyMix::new(fixture.users() / USERS_PER_TENANT, 10, 0.9)
         .draws(1 << 12, 3)
@@ -78,6 +80,7 @@ fn stack(c: &mut Criterion) {
     let mut i = 0usize;
     for (name, router, method) in [
         ("bare", &bare, Method::POST),
+        ("ids_trace", &outer, Method::POST),
         ("full", &full, Method::POST),
         ("full_read", &full, Method::GET),
     ] {

@@ -317,17 +317,23 @@ pub fn full_stack<K: AuditSink>(
     let auth = AuthLayer::new(fixture.codec.clone()).revocations(fixture.revocations.clone());
     let rates = PlanRates::new(unlimited_plans());
 
-    routes
+    let routes = routes
         .route_layer(AuthorizeLayer::new(fixture.rbac.clone(), permissions))
         .route_layer(RateLimitLayer::with_policy(fixture.limiter.clone(), rates))
         .route_layer(auth)
-        .route_layer(AuditLayer::new(sink, AuditPolicy::new()))
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(request_span))
-                .layer(PropagateRequestIdLayer::x_request_id()),
-        )
+        .route_layer(AuditLayer::new(sink, AuditPolicy::new()));
+    with_request_id_and_trace(routes)
+}
+
+/// The outer part of [`full_stack`] alone: set `x-request-id` (a random UUID), open the
+/// request's tracing span, and echo the id on the response.
+pub fn with_request_id_and_trace(routes: Router) -> Router {
+    routes.layer(
+        tower::ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(request_span))
+            .layer(PropagateRequestIdLayer::x_request_id()),
+    )
 }
 
 /// The server's request span: method, path (never the query) and request id.
