@@ -7,21 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::routing::get;
-use casbin::MemoryAdapter;
 use http::Method;
-use hydronet_core::{ManualClock, Plan, PlanCatalog, SessionId, TenantId, UserId};
-use hydronet_tenancy::audit::{
-    AuditError, AuditEvent, AuditLayer, AuditPolicy, AuditSink, RecordFuture,
-};
-use hydronet_tenancy::auth::AuthLayer;
-use hydronet_tenancy::quota::{LocalLimiter, PlanRates, RateLimitLayer};
-use hydronet_tenancy::rbac::{AuthorizeLayer, Permission, Rbac, RoutePermissions};
-use hydronet_tenancy::revocation::RevocationList;
-use hydronet_tenancy::token::{AccessGrant, JwtCodec, JwtKey};
+use hydronet_tenancy::audit::{AuditError, AuditEvent, AuditSink, RecordFuture};
+use hydronet_tenancy::rbac::{Permission, RoutePermissions};
+use hydronet_tenancy::token::JwtCodec;
 use tokio::sync::mpsc;
-use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+
+use crate::StackFixture;
 
 /// The benchmarked route. `GET` reads, `POST` writes (and so is audited).
 pub const PATH: &str = "/api/hello";
@@ -49,62 +41,27 @@ pub struct Stack {
     pub audit: QueueSink,
 }
 
-/// Builds [`handlers`] behind the full layer stack. Rate limits are set far above any
+/// Builds [`handlers`] behind the full layer stack ([`crate::full_stack`]) for one
+/// signed-in member, auditing into a [`QueueSink`]. Rate limits are set far above any
 /// benchmark's rate so every request is admitted and still pays for the decision.
 ///
 /// Call it inside a tokio runtime: the audit queue's consumer is spawned on it.
 pub async fn full_stack() -> Stack {
-    let key = JwtKey::hs256("bench", &[0x5a; 32]).expect("a 32-byte key is strong enough");
-    // A frozen clock keeps the token valid however long a run lasts.
-    let codec = JwtCodec::builder(key)
-        .clock(Arc::new(ManualClock::now()))
-        .build();
-    let (tenant, user) = (TenantId::new(), UserId::new());
-    let roles = ["member".to_owned()];
-    let grant = AccessGrant {
-        tenant_id: tenant,
-        user_id: user,
-        session_id: SessionId::new(),
-        roles: &roles,
-        plan: Plan::Pro,
-    };
-    let token = codec.issue_access(&grant).expect("signing works").token;
-
-    let rbac = Rbac::new(MemoryAdapter::default())
-        .await
-        .expect("an empty policy loads");
-    rbac.set_roles(tenant, user, &roles)
-        .await
-        .expect("the member role exists");
+    let fixture = StackFixture::new(1, 1).await;
     let permissions = RoutePermissions::new()
         .route(Method::GET, PATH, Permission::ConversationsRead)
         .route(Method::POST, PATH, Permission::ConversationsWrite);
-
-    let mut plans = PlanCatalog::default();
-    let mut pro = Plan::Pro.limits();
-    pro.requests_per_minute = u32::MAX / 2;
-    pro.user_requests_per_minute = u32::MAX / 2;
-    plans.set(Plan::Pro, pro);
-
     let audit = QueueSink::spawn(65_536);
-    let router = handlers()
-        .route_layer(AuthorizeLayer::new(Arc::new(rbac), permissions))
-        .route_layer(RateLimitLayer::with_policy(
-            Arc::new(LocalLimiter::new()),
-            PlanRates::new(plans),
-        ))
-        .route_layer(AuthLayer::new(codec.clone()).revocations(Arc::new(RevocationList::new())))
-        .route_layer(AuditLayer::new(Arc::new(audit.clone()), AuditPolicy::new()))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http())
-                .layer(PropagateRequestIdLayer::x_request_id()),
-        );
+    let router = crate::full_stack(handlers(), permissions, &fixture, Arc::new(audit.clone()));
+    let token = fixture
+        .bearer(0)
+        .strip_prefix("Bearer ")
+        .expect("fixture bearers carry the scheme")
+        .to_owned();
     Stack {
         router,
         token,
-        codec,
+        codec: fixture.codec().clone(),
         audit,
     }
 }
