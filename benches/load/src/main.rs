@@ -45,6 +45,10 @@ struct Cli {
     /// A short smoke run of every benchmark (a few seconds each).
     #[arg(long)]
     quick: bool,
+    /// Runs only these parts (`b1` to `b5`, comma-separated); the report lists the others
+    /// as not run.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -88,7 +92,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Serve { kind }) => serve::run(&kind),
-        None => run(&cli.out, Plan::new(cli.quick)),
+        None => run(&cli.out, Plan::new(cli.quick), &cli.only),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -99,7 +103,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(out: &std::path::Path, plan: Plan) -> Result<(), BoxError> {
+fn run(out: &std::path::Path, plan: Plan, only: &[String]) -> Result<(), BoxError> {
     let charts = out
         .parent()
         .unwrap_or(std::path::Path::new("."))
@@ -119,6 +123,13 @@ fn run(out: &std::path::Path, plan: Plan) -> Result<(), BoxError> {
     ];
     let mut failures = Vec::new();
     for (name, part) in parts {
+        let id = name.split(' ').next().unwrap_or(name).to_ascii_lowercase();
+        if !only.is_empty() && !only.contains(&id) {
+            report
+                .sections
+                .push(Section::skipped(name, "Not run: `--only` left it out."));
+            continue;
+        }
         eprintln!("== {name}");
         match runtime.block_on(part(plan, charts.clone())) {
             Ok(section) => report.sections.push(section),

@@ -547,6 +547,18 @@ impl RateLimiter for Limiter {
             Limiter::Shared(shared) => shared.check(key, rate, cost).await,
         }
     }
+
+    fn check_sync(
+        &self,
+        key: &str,
+        rate: Rate,
+        cost: u32,
+    ) -> Option<Result<Decision, LimiterError>> {
+        match self {
+            Limiter::Local(local) => local.check_sync(key, rate, cost),
+            Limiter::Shared(_) => None,
+        }
+    }
 }
 
 /// Reloads roles and limit overrides whenever another instance changes them.

@@ -13,10 +13,6 @@ use std::path::{Path, PathBuf};
 use hydronet_core::Plan;
 use hydronet_saas::body::MAX_BODY_BYTES;
 
-/// Names the kit may use before this build reads them: the metrics endpoint's settings,
-/// being added in a parallel change. Once `config.rs` reads them this list is redundant.
-const ANNOUNCED: [&str; 2] = ["HYDRONET_METRICS_BIND", "HYDRONET_METRICS_TOKEN"];
-
 /// Read by a library rather than by name in the server: `RUST_LOG` by tracing-subscriber's
 /// `EnvFilter::try_from_default_env`.
 const READ_BY_LIBRARIES: [&str; 1] = ["RUST_LOG"];
@@ -89,7 +85,6 @@ impl Known {
                 .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
             names.extend(upper_literals(&text));
         }
-        names.extend(ANNOUNCED.map(str::to_owned));
         names.extend(READ_BY_LIBRARIES.map(str::to_owned));
         Self { names }
     }

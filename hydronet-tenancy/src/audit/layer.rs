@@ -1,26 +1,29 @@
 //! A tower layer that audits requests by route policy.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use http::{Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hydronet_core::{Principal, TenantContext, TenantId};
+use pin_project_lite::pin_project;
 use serde_json::json;
 use tower::{Layer, Service};
 use uuid::Uuid;
 
 use super::{Actor, AuditEvent, AuditSink, Outcome};
-use crate::routing::route_template;
+use crate::routing::Template;
 
 /// Which requests [`AuditLayer`] records: every write (any method but `GET`, `HEAD` and
 /// `OPTIONS`), every refusal (`401`, `403`, `429`), and the reads named here.
 #[derive(Debug, Clone, Default)]
 pub struct AuditPolicy {
-    sensitive_reads: HashSet<(Method, String)>,
+    /// Route template → the methods whose successful reads are recorded.
+    sensitive_reads: HashMap<Box<str>, Vec<Method>>,
 }
 
 impl AuditPolicy {
@@ -31,7 +34,10 @@ impl AuditPolicy {
 
     /// Also records successful `method` requests to the route `template`.
     pub fn sensitive_read(mut self, method: Method, template: &str) -> Self {
-        self.sensitive_reads.insert((method, template.to_owned()));
+        let methods = self.sensitive_reads.entry(template.into()).or_default();
+        if !methods.contains(&method) {
+            methods.push(method);
+        }
         self
     }
 
@@ -42,7 +48,8 @@ impl AuditPolicy {
             || refused
             || self
                 .sensitive_reads
-                .contains(&(method.clone(), template.to_owned()))
+                .get(template)
+                .is_some_and(|methods| methods.contains(method))
     }
 }
 
@@ -129,30 +136,25 @@ impl<S: Clone, K> Clone for Audit<S, K> {
     }
 }
 
-/// What is known of a request before it is served.
+/// What is known of a request before it is served, kept as cheap clones (shared header
+/// bytes, the router's shared template) and turned into text only when recorded.
 struct Seen {
     method: Method,
-    template: String,
-    request_id: Option<String>,
-    client_addr: Option<String>,
-    user_agent: Option<String>,
+    template: Template,
+    request_id: Option<HeaderValue>,
+    client_addr: Option<IpAddr>,
+    user_agent: Option<HeaderValue>,
     started: Instant,
 }
 
 impl Seen {
     fn of<B>(req: &Request<B>) -> Self {
-        let header = |name| {
-            req.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
         Self {
             method: req.method().clone(),
-            template: route_template(req).to_owned(),
-            request_id: header(header::HeaderName::from_static("x-request-id")),
+            template: Template::of(req),
+            request_id: req.headers().get("x-request-id").cloned(),
             client_addr: client_addr(req),
-            user_agent: header(header::USER_AGENT),
+            user_agent: req.headers().get(header::USER_AGENT).cloned(),
             started: Instant::now(),
         }
     }
@@ -174,28 +176,30 @@ impl Seen {
             _ => Outcome::Success,
         };
         let latency_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let text =
+            |value: Option<HeaderValue>| value.and_then(|v| v.to_str().ok().map(str::to_owned));
         let mut event = AuditEvent::new(tenant, actor, "http.request")
-            .target(format!("{} {}", self.method, self.template))
+            .target(format!("{} {}", self.method, self.template.as_str()))
             .outcome(outcome)
             .details(json!({ "status": status.as_u16(), "latency_ms": latency_ms }));
-        event.request_id = self.request_id;
-        event.client_addr = self.client_addr;
-        event.user_agent = self.user_agent.map(|ua| ua.chars().take(256).collect());
+        event.request_id = text(self.request_id);
+        event.client_addr = self.client_addr.map(|ip| ip.to_string());
+        event.user_agent = text(self.user_agent).map(|ua| ua.chars().take(256).collect());
         event.token_id = token;
         event
     }
 }
 
-fn client_addr<B>(req: &Request<B>) -> Option<String> {
+fn client_addr<B>(req: &Request<B>) -> Option<IpAddr> {
     if let Some(addr) = req.extensions().get::<hydronet_core::ClientAddr>() {
-        return Some(addr.0.to_string());
+        return Some(addr.0);
     }
     #[cfg(feature = "axum")]
     if let Some(info) = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
     {
-        return Some(info.0.ip().to_string());
+        return Some(info.0.ip());
     }
     let _ = req;
     None
@@ -205,38 +209,93 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl<S, K, ReqBody, ResBody> Service<Request<ReqBody>> for Audit<S, K>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Send + 'static,
     K: AuditSink,
-    ReqBody: Send + 'static,
     ResBody: Send + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response<ResBody>, S::Error>>;
+    type Future = AuditFuture<S::Future, K>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let (sink, policy) = (self.sink.clone(), self.policy.clone());
         let seen = Seen::of(&req);
+        AuditFuture {
+            state: State::Serving {
+                future: self.inner.call(req),
+                seen: Some(seen),
+                sink: self.sink.clone(),
+                policy: self.policy.clone(),
+            },
+        }
+    }
+}
 
-        Box::pin(async move {
-            let response = inner.call(req).await?;
-            let status = response.status();
-            if policy.records(&seen.method, &seen.template, status) {
-                let ctx = response.extensions().get::<TenantContext>();
-                let event = seen.event(status, ctx);
-                if let Err(err) = sink.record(event).await {
-                    tracing::error!(error = %err, "request audit event lost");
+pin_project! {
+    /// The response future of [`Audit`]: the inner service's future, then, when the
+    /// response is one to record, the wait for the sink to take the event.
+    pub struct AuditFuture<F: Future, K> {
+        #[pin]
+        state: State<F, K>,
+    }
+}
+
+pin_project! {
+    #[project = StateProjection]
+    enum State<F: Future, K> {
+        Serving {
+            #[pin]
+            future: F,
+            seen: Option<Seen>,
+            sink: Arc<K>,
+            policy: Arc<AuditPolicy>,
+        },
+        Recording { future: BoxFuture<F::Output> },
+    }
+}
+
+impl<F, K, B, E> Future for AuditFuture<F, K>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    K: AuditSink,
+    B: Send + 'static,
+    E: Send + 'static,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            let recording = match state.as_mut().project() {
+                StateProjection::Serving {
+                    future,
+                    seen,
+                    sink,
+                    policy,
+                } => {
+                    let response = std::task::ready!(future.poll(cx))?;
+                    let status = response.status();
+                    let seen = seen.take().expect("polled after completion");
+                    if !policy.records(&seen.method, seen.template.as_str(), status) {
+                        return Poll::Ready(Ok(response));
+                    }
+                    let event = seen.event(status, response.extensions().get::<TenantContext>());
+                    let sink = sink.clone();
+                    Box::pin(async move {
+                        if let Err(err) = sink.record(event).await {
+                            tracing::error!(error = %err, "request audit event lost");
+                        }
+                        Ok(response)
+                    })
                 }
-            }
-            Ok(response)
-        })
+                StateProjection::Recording { future } => return future.as_mut().poll(cx),
+            };
+            state.set(State::Recording { future: recording });
+        }
     }
 }
 

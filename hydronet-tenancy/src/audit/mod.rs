@@ -31,7 +31,7 @@
 
 mod layer;
 
-pub use layer::{Audit, AuditLayer, AuditPolicy};
+pub use layer::{Audit, AuditFuture, AuditLayer, AuditPolicy};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -39,7 +39,7 @@ impl<S> Auth<S> {
             return None;
         }
 
-        Some(claims.to_context())
+        Some(claims.into_context())
     }
 }
 

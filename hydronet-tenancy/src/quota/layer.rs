@@ -1,27 +1,168 @@
 //! The tower layer that applies rate limits to authenticated requests.
 
+use std::fmt::{self, Write as _};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, header};
 use hydronet_core::{Plan, PlanCatalog, PlanLimits, Principal, Problem, TenantContext, TenantId};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::{Decision, Rate, RateLimiter};
+use super::{Decision, LimiterError, Rate, RateLimiter};
 use crate::routing::route_template;
 
 /// The limits that apply to one request.
 pub trait RatePolicy: Send + Sync + 'static {
-    /// Each limit as a policy name (shown in the `RateLimit` headers), a limiter key and a
-    /// rate; and the request's cost in units.
-    fn limits<B>(
-        &self,
-        ctx: &TenantContext,
-        req: &Request<B>,
-    ) -> (Vec<(&'static str, String, Rate)>, u32);
+    /// Each limit the request is checked against, in order, and the request's cost in
+    /// units.
+    fn limits<B>(&self, ctx: &TenantContext, req: &Request<B>) -> (Limits, u32);
+}
+
+/// A limiter key, formatted in place: keys up to 62 bytes (a prefix and a UUID fit
+/// easily) never touch the heap.
+///
+/// ```
+/// use hydronet_tenancy::quota::LimitKey;
+///
+/// let key = LimitKey::new(format_args!("t:{}", 42));
+/// assert_eq!(key.as_str(), "t:42");
+/// let long = LimitKey::new(format_args!("{}", "x".repeat(100)));
+/// assert_eq!(long.as_str().len(), 100);
+/// ```
+#[derive(Clone)]
+pub struct LimitKey(KeyRepr);
+
+#[derive(Clone)]
+enum KeyRepr {
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    Heap(Box<str>),
+}
+
+const INLINE_KEY: usize = 62;
+
+impl LimitKey {
+    /// The key `args` formats to.
+    pub fn new(args: fmt::Arguments<'_>) -> Self {
+        let mut key = Self(KeyRepr::Inline {
+            len: 0,
+            bytes: [0; INLINE_KEY],
+        });
+        key.write_fmt(args)
+            .expect("formatting into a LimitKey cannot fail");
+        key
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            KeyRepr::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)])
+                .expect("only whole strs are written"),
+            KeyRepr::Heap(key) => key,
+        }
+    }
+}
+
+impl fmt::Write for LimitKey {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        match &mut self.0 {
+            KeyRepr::Inline { len, bytes } => {
+                let at = usize::from(*len);
+                match bytes.get_mut(at..at + s.len()) {
+                    Some(room) => {
+                        room.copy_from_slice(s.as_bytes());
+                        *len = u8::try_from(at + s.len()).expect("INLINE_KEY fits in u8");
+                    }
+                    None => {
+                        let mut spilled = String::with_capacity(at + s.len());
+                        spilled
+                            .push_str(std::str::from_utf8(&bytes[..at]).map_err(|_| fmt::Error)?);
+                        spilled.push_str(s);
+                        self.0 = KeyRepr::Heap(spilled.into_boxed_str());
+                    }
+                }
+            }
+            KeyRepr::Heap(key) => {
+                let mut grown = String::from(std::mem::take(key));
+                grown.push_str(s);
+                *key = grown.into_boxed_str();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for LimitKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// One limit a request is checked against.
+#[derive(Debug, Clone)]
+pub struct Limit {
+    /// The policy name shown in the `RateLimit` headers.
+    pub name: &'static str,
+    /// What is counted: a tenant, a user, a key.
+    pub key: LimitKey,
+    /// How fast.
+    pub rate: Rate,
+}
+
+/// The limits of one request: two are kept inline, more spill to the heap.
+///
+/// ```
+/// use hydronet_tenancy::quota::{Limit, LimitKey, Limits, Rate};
+///
+/// let mut limits = Limits::new();
+/// for name in ["tenant", "principal", "route"] {
+///     let key = LimitKey::new(format_args!("{name}:1"));
+///     limits.push(Limit { name, key, rate: Rate::per_minute(60) });
+/// }
+/// let names: Vec<_> = limits.iter().map(|l| l.name).collect();
+/// assert_eq!(names, ["tenant", "principal", "route"]);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    inline: [Option<Limit>; 2],
+    more: Vec<Limit>,
+}
+
+impl Limits {
+    /// No limits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `limit` after the others.
+    pub fn push(&mut self, limit: Limit) {
+        match self.inline.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(limit),
+            None => self.more.push(limit),
+        }
+    }
+
+    /// The limits in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = &Limit> {
+        self.inline.iter().flatten().chain(&self.more)
+    }
+
+    /// How many limits there are.
+    pub fn len(&self) -> usize {
+        self.inline.iter().flatten().count() + self.more.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, i: usize) -> Option<&Limit> {
+        self.iter().nth(i)
+    }
 }
 
 /// Where a tenant's limits come from: a [`PlanCatalog`], or anything that also knows
@@ -42,7 +183,6 @@ impl<S: LimitsSource> LimitsSource for Arc<S> {
         (**self).limits_for(tenant, plan)
     }
 }
-
 /// Per tenant and per principal (user or API key), from the tenant's limits: the tenant
 /// may make `requests_per_minute` requests a minute, each user or key
 /// `user_requests_per_minute`. Every request costs one unit.
@@ -92,29 +232,23 @@ impl<S: LimitsSource> PlanRates<S> {
 }
 
 impl<S: LimitsSource> RatePolicy for PlanRates<S> {
-    fn limits<B>(
-        &self,
-        ctx: &TenantContext,
-        req: &Request<B>,
-    ) -> (Vec<(&'static str, String, Rate)>, u32) {
+    fn limits<B>(&self, ctx: &TenantContext, req: &Request<B>) -> (Limits, u32) {
         let limits = self.source.limits_for(ctx.tenant_id(), ctx.plan());
         let principal = match ctx.principal() {
-            Principal::User(user) => format!("u:{user}"),
-            Principal::ApiKey(key) => format!("k:{key}"),
+            Principal::User(user) => LimitKey::new(format_args!("u:{user}")),
+            Principal::ApiKey(key) => LimitKey::new(format_args!("k:{key}")),
         };
-        let tenant = format!("t:{}", ctx.tenant_id());
-        let rates = vec![
-            (
-                "tenant",
-                tenant,
-                Rate::per_minute(limits.requests_per_minute),
-            ),
-            (
-                "principal",
-                principal,
-                Rate::per_minute(limits.user_requests_per_minute),
-            ),
-        ];
+        let mut rates = Limits::new();
+        rates.push(Limit {
+            name: "tenant",
+            key: LimitKey::new(format_args!("t:{}", ctx.tenant_id())),
+            rate: Rate::per_minute(limits.requests_per_minute),
+        });
+        rates.push(Limit {
+            name: "principal",
+            key: principal,
+            rate: Rate::per_minute(limits.user_requests_per_minute),
+        });
         (rates, self.cost_of(req))
     }
 }
@@ -202,57 +336,178 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Response<ResBody>, S::Error>>;
+    type Future = RateLimitFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        // The clone is ready only if polled; swap so the ready one serves this request.
+        let Some(ctx) = req.extensions().get::<TenantContext>() else {
+            return RateLimitFuture::admitted(self.inner.call(req), None);
+        };
+        let (limits, cost) = self.policy.limits(ctx, &req);
+
+        // In-process backends decide here, without a future of their own.
+        let mut decisions = Decisions::new(ctx);
+        let mut checked = 0;
+        while let Some(limit) = limits.get(checked) {
+            let Some(result) = self
+                .limiter
+                .check_sync(limit.key.as_str(), limit.rate, cost)
+            else {
+                break;
+            };
+            if let Some(refusal) = decisions.add(limit.name, result, &limits) {
+                return RateLimitFuture::refused(refusal);
+            }
+            checked += 1;
+        }
+        if checked == limits.len() {
+            let headers = decisions.admit(&limits);
+            return RateLimitFuture::admitted(self.inner.call(req), headers);
+        }
+
+        // The rest waits on the backend.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let Some(ctx) = req.extensions().get::<TenantContext>().cloned() else {
-            return Box::pin(inner.call(req));
-        };
-        let (limits, cost) = self.policy.limits(&ctx, &req);
         let limiter = self.limiter.clone();
-
-        Box::pin(async move {
-            let mut tightest: Option<(&'static str, Decision)> = None;
-            for (name, key, rate) in &limits {
-                let decision = match limiter.check(key, *rate, cost).await {
-                    Ok(decision) => decision,
-                    Err(err) => {
-                        tracing::error!(error = %err, "rate limiter unavailable; refusing");
-                        #[cfg(feature = "metrics")]
-                        crate::metrics::rate_limit_decision("error", ctx.plan());
-                        let problem =
-                            Problem::unavailable("Rate limiting is unavailable; retry shortly.");
-                        return Ok(problem.to_response());
-                    }
-                };
-                if !decision.allowed {
-                    tracing::debug!(tenant_id = %ctx.tenant_id(), limit = name, "rate limited");
-                    #[cfg(feature = "metrics")]
-                    crate::metrics::rate_limit_decision("limited", ctx.plan());
-                    let mut response = Problem::too_many_requests().to_response();
-                    set_headers(&mut response, &limits, name, &decision);
-                    return Ok(response);
-                }
-                if tightest.is_none_or(|(_, t)| decision.remaining < t.remaining) {
-                    tightest = Some((name, decision));
+        RateLimitFuture::boxed(Box::pin(async move {
+            for limit in limits.iter().skip(checked) {
+                let result = limiter.check(limit.key.as_str(), limit.rate, cost).await;
+                if let Some(refusal) = decisions.add(limit.name, result, &limits) {
+                    return Ok(refusal);
                 }
             }
-
-            #[cfg(feature = "metrics")]
-            crate::metrics::rate_limit_decision("allowed", ctx.plan());
+            let headers = decisions.admit(&limits);
             let mut response = inner.call(req).await?;
-            if let Some((name, decision)) = tightest {
-                set_headers(&mut response, &limits, name, &decision);
+            if let Some(headers) = headers {
+                headers.apply(&mut response);
             }
             Ok(response)
-        })
+        }))
+    }
+}
+
+/// The decisions on one request so far, and the most constrained of them.
+struct Decisions {
+    tenant: TenantId,
+    plan: Plan,
+    tightest: Option<(&'static str, Decision)>,
+}
+
+impl Decisions {
+    fn new(ctx: &TenantContext) -> Self {
+        Self {
+            tenant: ctx.tenant_id(),
+            plan: ctx.plan(),
+            tightest: None,
+        }
+    }
+
+    /// Takes one limit's decision; the response to send at once when it refuses.
+    fn add<B: From<String>>(
+        &mut self,
+        name: &'static str,
+        result: Result<Decision, LimiterError>,
+        limits: &Limits,
+    ) -> Option<Response<B>> {
+        let decision = match result {
+            Ok(decision) => decision,
+            Err(err) => {
+                tracing::error!(error = %err, "rate limiter unavailable; refusing");
+                #[cfg(feature = "metrics")]
+                crate::metrics::rate_limit_decision("error", self.plan);
+                let problem = Problem::unavailable("Rate limiting is unavailable; retry shortly.");
+                return Some(problem.to_response());
+            }
+        };
+        if !decision.allowed {
+            tracing::debug!(tenant_id = %self.tenant, limit = name, "rate limited");
+            #[cfg(feature = "metrics")]
+            crate::metrics::rate_limit_decision("limited", self.plan);
+            let mut response = Problem::too_many_requests().to_response();
+            RateHeaders::new(limits, name, &decision).apply(&mut response);
+            return Some(response);
+        }
+        if self
+            .tightest
+            .is_none_or(|(_, t)| decision.remaining < t.remaining)
+        {
+            self.tightest = Some((name, decision));
+        }
+        None
+    }
+
+    /// Every limit admitted the request: the headers its response carries.
+    fn admit(self, limits: &Limits) -> Option<RateHeaders> {
+        #[cfg(feature = "metrics")]
+        crate::metrics::rate_limit_decision("allowed", self.plan);
+        let (name, decision) = self.tightest?;
+        Some(RateHeaders::new(limits, name, &decision))
+    }
+}
+
+pin_project! {
+    /// The response future of [`RateLimit`]: the inner service's future (decided in
+    /// process), an immediate refusal, or the wait on a remote backend.
+    pub struct RateLimitFuture<F: Future, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProjection]
+    enum Kind<F: Future, B> {
+        Admitted { #[pin] future: F, headers: Option<RateHeaders> },
+        Refused { response: Option<Response<B>> },
+        Boxed { future: BoxFuture<F::Output> },
+    }
+}
+
+impl<F: Future, B> RateLimitFuture<F, B> {
+    fn admitted(future: F, headers: Option<RateHeaders>) -> Self {
+        Self {
+            kind: Kind::Admitted { future, headers },
+        }
+    }
+
+    fn refused(response: Response<B>) -> Self {
+        Self {
+            kind: Kind::Refused {
+                response: Some(response),
+            },
+        }
+    }
+
+    fn boxed(future: BoxFuture<F::Output>) -> Self {
+        Self {
+            kind: Kind::Boxed { future },
+        }
+    }
+}
+
+impl<F, B, E> Future for RateLimitFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProjection::Admitted { future, headers } => {
+                let mut response = std::task::ready!(future.poll(cx))?;
+                if let Some(headers) = headers.take() {
+                    headers.apply(&mut response);
+                }
+                Poll::Ready(Ok(response))
+            }
+            KindProjection::Refused { response } => {
+                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            }
+            KindProjection::Boxed { future } => future.as_mut().poll(cx),
+        }
     }
 }
 
@@ -262,47 +517,59 @@ fn ceil_secs(duration: Duration) -> u64 {
 
 /// `RateLimit-Policy` lists every limit; `RateLimit` reports the one named `name`
 /// (IETF draft "RateLimit header fields for HTTP"); `Retry-After` when denied.
-fn set_headers<B>(
-    response: &mut Response<B>,
-    limits: &[(&'static str, String, Rate)],
-    name: &str,
-    decision: &Decision,
-) {
-    let policies: Vec<String> = limits
-        .iter()
-        .map(|(n, _, rate)| {
-            format!(
-                "\"{n}\";q={};w={}",
-                rate.limit,
-                rate.period.as_secs().max(1)
-            )
-        })
-        .collect();
-    let current = format!(
-        "\"{name}\";r={};t={}",
-        decision.remaining,
-        ceil_secs(decision.reset_after)
-    );
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&policies.join(", ")) {
-        headers.insert("ratelimit-policy", value);
-    }
-    if let Ok(value) = HeaderValue::from_str(&current) {
-        headers.insert("ratelimit", value);
-    }
-    if let Some(wait) = decision.retry_after {
-        headers.insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(ceil_secs(wait).max(1)),
+struct RateHeaders {
+    policy: Option<HeaderValue>,
+    current: Option<HeaderValue>,
+    retry_after: Option<HeaderValue>,
+}
+
+impl RateHeaders {
+    fn new(limits: &Limits, name: &str, decision: &Decision) -> Self {
+        let mut policy = String::with_capacity(48 * limits.len());
+        for (i, limit) in limits.iter().enumerate() {
+            let separator = if i == 0 { "" } else { ", " };
+            let (n, q, w) = (
+                limit.name,
+                limit.rate.limit,
+                limit.rate.period.as_secs().max(1),
+            );
+            let _ = write!(policy, "{separator}\"{n}\";q={q};w={w}");
+        }
+        let mut current = String::with_capacity(48);
+        let _ = write!(
+            current,
+            "\"{name}\";r={};t={}",
+            decision.remaining,
+            ceil_secs(decision.reset_after)
         );
+        Self {
+            policy: HeaderValue::try_from(policy).ok(),
+            current: HeaderValue::try_from(current).ok(),
+            retry_after: decision
+                .retry_after
+                .map(|wait| HeaderValue::from(ceil_secs(wait).max(1))),
+        }
     }
-    debug_assert!(response.status() != StatusCode::OK || decision.allowed);
+
+    fn apply<B>(self, response: &mut Response<B>) {
+        let headers = response.headers_mut();
+        if let Some(value) = self.policy {
+            headers.insert("ratelimit-policy", value);
+        }
+        if let Some(value) = self.current {
+            headers.insert("ratelimit", value);
+        }
+        if let Some(value) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, value);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
 
+    use http::StatusCode;
     use hydronet_core::{ManualClock, Plan, TenantId, UserId};
     use tower::{ServiceExt, service_fn};
 
@@ -445,6 +712,53 @@ mod tests {
         assert_eq!(counts["allowed"], u64::from(per_user));
         assert_eq!(counts["limited"], 1);
         assert!(!counts.contains_key("error"));
+    }
+
+    /// A backend that only answers asynchronously, as a remote one does.
+    struct Remote(LocalLimiter);
+
+    impl RateLimiter for Remote {
+        async fn check(&self, key: &str, rate: Rate, cost: u32) -> Result<Decision, LimiterError> {
+            tokio::task::yield_now().await;
+            Ok(self.0.check_now(key, rate, cost))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_asynchronous_backend_decides_and_reports_alike() {
+        let clock = Arc::new(ManualClock::at_secs(0));
+        let local = Arc::new(LocalLimiter::with_clock(clock.clone()));
+        let remote = Arc::new(Remote(LocalLimiter::with_clock(clock)));
+        let (tenant, user) = (TenantId::new(), UserId::new());
+        let ctx = TenantContext::new(tenant, Principal::User(user), Plan::Free);
+        let ok = || {
+            service_fn(|_req: Request<String>| async {
+                Ok::<_, Infallible>(Response::new(String::new()))
+            })
+        };
+        let local = RateLimitLayer::new(local).layer(ok());
+        let remote = RateLimitLayer::new(remote).layer(ok());
+
+        for _ in 0..=Plan::Free.limits().user_requests_per_minute {
+            let a = local.clone().oneshot(request(&ctx)).await.unwrap();
+            let b = remote.clone().oneshot(request(&ctx)).await.unwrap();
+            assert_eq!(a.status(), b.status());
+            for name in ["ratelimit", "ratelimit-policy", "retry-after"] {
+                assert_eq!(a.headers().get(name), b.headers().get(name), "{name}");
+            }
+        }
+        let last = remote.oneshot(request(&ctx)).await.unwrap();
+        assert_eq!(last.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+
+    #[test]
+    fn long_keys_spill_to_the_heap_intact() {
+        let mut key = LimitKey::new(format_args!("{}", "a".repeat(60)));
+        key.write_str("bcd").unwrap();
+        key.write_str("efg").unwrap();
+        assert_eq!(key.as_str(), format!("{}bcdefg", "a".repeat(60)));
+        let short = LimitKey::new(format_args!("t:{}", TenantId::from_uuid(uuid::Uuid::nil())));
+        assert_eq!(short.as_str(), "t:00000000-0000-0000-0000-000000000000");
     }
 
     #[tokio::test]

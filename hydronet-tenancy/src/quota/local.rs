@@ -1,6 +1,7 @@
 //! The in-process backend.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dashmap::DashMap;
 use hydronet_core::{Clock, SystemClock};
@@ -16,6 +17,8 @@ use super::{Decision, LimiterError, RateLimiter};
 #[derive(Debug)]
 pub struct LocalLimiter {
     tats: DashMap<Box<str>, i64>,
+    /// `tats.len()` kept beside the map: reading the map's length locks every shard.
+    tracked: AtomicUsize,
     clock: Arc<dyn Clock>,
     max_keys: usize,
 }
@@ -36,6 +39,7 @@ impl LocalLimiter {
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         Self {
             tats: DashMap::new(),
+            tracked: AtomicUsize::new(0),
             clock,
             max_keys: 100_000,
         }
@@ -60,8 +64,9 @@ impl LocalLimiter {
     /// Decides synchronously; the trait method wraps this.
     pub fn check_now(&self, key: &str, rate: Rate, cost: u32) -> Decision {
         let now = self.clock.now_millis().saturating_mul(1000);
-        if self.tats.len() >= self.max_keys {
+        if self.tracked.load(Ordering::Relaxed) >= self.max_keys {
             self.tats.retain(|_, tat| *tat > now);
+            self.tracked.store(self.tats.len(), Ordering::Relaxed);
         }
 
         if let Some(mut tat) = self.tats.get_mut(key) {
@@ -72,7 +77,10 @@ impl LocalLimiter {
             return decision;
         }
 
-        let mut entry = self.tats.entry(key.into()).or_insert(now);
+        let mut entry = self.tats.entry(key.into()).or_insert_with(|| {
+            self.tracked.fetch_add(1, Ordering::Relaxed);
+            now
+        });
         let (decision, next) = decide(rate, cost, now, Some(*entry));
         if let Some(next) = next {
             *entry = next;
@@ -84,6 +92,15 @@ impl LocalLimiter {
 impl RateLimiter for LocalLimiter {
     async fn check(&self, key: &str, rate: Rate, cost: u32) -> Result<Decision, LimiterError> {
         Ok(self.check_now(key, rate, cost))
+    }
+
+    fn check_sync(
+        &self,
+        key: &str,
+        rate: Rate,
+        cost: u32,
+    ) -> Option<Result<Decision, LimiterError>> {
+        Some(Ok(self.check_now(key, rate, cost)))
     }
 }
 

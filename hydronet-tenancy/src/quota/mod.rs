@@ -50,7 +50,10 @@ pub use budget::{
 };
 pub use fallback::{Fallback, OnOutage};
 pub use gcra::{Decision, Rate};
-pub use layer::{LimitsSource, PlanRates, RateLimit, RateLimitLayer, RatePolicy};
+pub use layer::{
+    Limit, LimitKey, Limits, LimitsSource, PlanRates, RateLimit, RateLimitFuture, RateLimitLayer,
+    RatePolicy,
+};
 pub use local::LocalLimiter;
 pub use login::{LoginGuard, LoginRefusal};
 #[cfg(feature = "redis")]
@@ -75,6 +78,21 @@ pub trait RateLimiter: Send + Sync + 'static {
         rate: Rate,
         cost: u32,
     ) -> impl Future<Output = Result<Decision, LimiterError>> + Send;
+
+    /// Decides at once when the backend needs no I/O, as an in-process one; `None` when it
+    /// must wait (the default), and then [`check`](Self::check) is called instead.
+    ///
+    /// [`RateLimit`] tries this first, so requests limited in process cost no future and
+    /// no allocation. A backend answers either always or never.
+    fn check_sync(
+        &self,
+        key: &str,
+        rate: Rate,
+        cost: u32,
+    ) -> Option<Result<Decision, LimiterError>> {
+        let _ = (key, rate, cost);
+        None
+    }
 }
 
 #[cfg(test)]

@@ -62,6 +62,14 @@ impl AccessClaims {
             .with_session(self.sid)
             .with_token_id(self.jti.clone())
     }
+
+    /// [`to_context`](Self::to_context), moving the roles and token id instead of copying.
+    pub fn into_context(self) -> TenantContext {
+        TenantContext::new(self.tid, Principal::User(self.sub), self.plan)
+            .with_roles(self.roles)
+            .with_session(self.sid)
+            .with_token_id(self.jti)
+    }
 }
 
 /// What to put in a new access token.
