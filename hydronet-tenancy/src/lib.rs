@@ -5,7 +5,7 @@
 //! - [`auth`]: bearer-token authentication that puts a
 //!   [`TenantContext`](hydronet_core::TenantContext) in every request;
 //! - [`token`]: signed access tokens (JWT) and opaque refresh tokens;
-//! - [`password`]: password policy and argon2id hashing on the blocking pool;
+//! - [`password`]: password policy and argon2id hashing on low-priority threads of its own;
 //! - [`revocation`]: revoked sessions, checked in memory, shared through Redis;
 //! - [`quota`]: rate limits by GCRA, in process or in Redis, with fallback, and login
 //!   throttling per account and per address;

@@ -67,10 +67,9 @@ pub(crate) async fn run(plan: Plan, _charts: PathBuf) -> Result<Section, BoxErro
         "≤ +10%",
         format!("{:+.0}%", rise),
         rise <= 10.0,
-        "argon2 is CPU-bound: the hashing pool may run as many verifications as there are \
-         CPUs (HYDRONET_PASSWORD_HASH_CONCURRENCY defaults to the CPU count), so a storm \
-         takes every core from the request path; a cap below the core count (see the \
-         second row) leaves the chat its share",
+        "argon2 is CPU- and memory-bound (19 MiB per hash): hashes run on half the CPUs at \
+         nice 10, so the scheduler favours requests, but the chat still shares caches, \
+         memory bandwidth and the client's CPUs with the hashing threads",
     ));
     Ok(section)
 }
@@ -117,7 +116,7 @@ async fn one(plan: Plan, concurrency: Option<u32>) -> Result<Outcome, BoxError> 
     }
     Ok(Outcome {
         config: match concurrency {
-            None => "default (one per CPU)".into(),
+            None => "default (half the CPUs)".into(),
             Some(n) => format!("HYDRONET_PASSWORD_HASH_CONCURRENCY={n}"),
         },
         rate,

@@ -44,7 +44,7 @@ pub struct Settings {
     pub access_ttl: Duration,
     /// `HYDRONET_REFRESH_TOKEN_TTL_SECS`, default 30 days.
     pub refresh_ttl: Duration,
-    /// `HYDRONET_PASSWORD_HASH_CONCURRENCY`, default the number of CPUs.
+    /// `HYDRONET_PASSWORD_HASH_CONCURRENCY`, default half the CPUs (at least one).
     pub hash_concurrency: usize,
     /// Each plan's limits: the built-in defaults, overridden by
     /// `HYDRONET_PLAN_<PLAN>_<LIMIT>` (for example `HYDRONET_PLAN_FREE_REQUESTS_PER_MINUTE`).
@@ -225,7 +225,8 @@ impl Settings {
             )?,
             hash_concurrency: match get("HYDRONET_PASSWORD_HASH_CONCURRENCY") {
                 Some(v) => number("HYDRONET_PASSWORD_HASH_CONCURRENCY", v)?.max(1) as usize,
-                None => std::thread::available_parallelism().map_or(2, usize::from),
+                // Half the CPUs: a storm of logins leaves the other half to requests.
+                None => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             },
             plans: plans(&get)?,
             plan_models: plan_models(&get),

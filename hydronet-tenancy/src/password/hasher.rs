@@ -1,11 +1,13 @@
-//! Argon2id hashing and verification, run on tokio's blocking pool.
+//! Argon2id hashing and verification, run on a few low-priority threads of their own.
 
 use std::fmt;
-use std::sync::Arc;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use argon2::password_hash::{self, PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{OnceCell, oneshot};
 
 use super::Password;
 
@@ -74,9 +76,12 @@ impl HashParams {
 
 /// Hashes and verifies passwords with Argon2id, off the async runtime.
 ///
-/// Each computation runs on tokio's blocking pool (`spawn_blocking`) once it holds a permit of a
-/// semaphore, so at most `max_concurrent` hashes use CPU and memory at a time; the others wait
-/// their turn. Cloning is cheap and clones share the semaphore and the dummy hash.
+/// Computations run on `max_concurrent` threads of the hasher's own, started on first use
+/// and lowered in priority (nice 10 on Linux), so at most that many hashes use CPU and
+/// memory at a time and, when the CPUs are busy, request handling goes first: a storm of
+/// logins slows logins, not the rest of the service. The others wait their turn in a queue;
+/// a computation whose caller stopped waiting is skipped. Cloning is cheap and clones
+/// share the threads and the dummy hash.
 ///
 /// The methods must be awaited inside a tokio runtime.
 #[derive(Clone)]
@@ -88,8 +93,9 @@ pub struct PasswordHasher {
 struct Inner {
     params: HashParams,
     argon2: Argon2<'static>,
-    permits: Arc<Semaphore>,
     max_concurrent: usize,
+    /// The queue to the hashing threads, which end when it is dropped.
+    pool: OnceLock<Mutex<Sender<Job>>>,
     dummy: OnceCell<String>,
 }
 
@@ -122,12 +128,12 @@ impl PasswordHasher {
             .to_argon2()
             .unwrap_or_else(|err| panic!("invalid Argon2 parameters {params:?}: {err}"));
 
-        let max_concurrent = max_concurrent.clamp(1, Semaphore::MAX_PERMITS);
+        let max_concurrent = max_concurrent.clamp(1, MAX_THREADS);
         let inner = Inner {
             params,
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, argon2_params),
-            permits: Arc::new(Semaphore::new(max_concurrent)),
             max_concurrent,
+            pool: OnceLock::new(),
             dummy: OnceCell::new(),
         };
 
@@ -229,28 +235,75 @@ impl PasswordHasher {
             || stored.params.output_len() != Some(Params::DEFAULT_OUTPUT_LEN)
     }
 
-    /// Runs `job` on the blocking pool once a permit is free.
+    /// Runs `job` on a hashing thread once one is free.
     async fn run_blocking<T, F>(&self, job: F) -> Result<T, PasswordError>
     where
         F: FnOnce(&Argon2<'static>) -> T + Send + 'static,
         T: Send + 'static,
     {
-        let permit = Arc::clone(&self.inner.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_closed| PasswordError::Task)?;
-
+        let (done, outcome) = oneshot::channel();
         let inner = Arc::clone(&self.inner);
-        let task = tokio::task::spawn_blocking(move || {
-            // The permit moves into the task so the cap holds even if the caller stops waiting.
-            let _permit = permit;
-            job(&inner.argon2)
+        let task: Job = Box::new(move || {
+            if !done.is_closed() {
+                let _ = done.send(job(&inner.argon2));
+            }
         });
-
-        task.await.map_err(|err| {
-            tracing::error!(error = %err, "password hashing task failed");
+        let queued = self
+            .inner
+            .pool
+            .get_or_init(|| Mutex::new(start_threads(self.inner.max_concurrent)))
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(task);
+        if queued.is_err() {
+            tracing::error!("password hashing threads are gone");
+            return Err(PasswordError::Task);
+        }
+        outcome.await.map_err(|_| {
+            tracing::error!("password hashing task failed");
             PasswordError::Task
         })
+    }
+}
+
+/// A computation for a hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// More threads than this would only queue on the CPUs.
+const MAX_THREADS: usize = 256;
+
+/// The nice value of hashing threads: below request handling, above idle work.
+#[cfg(target_os = "linux")]
+const HASH_NICE: i32 = 10;
+
+/// Starts `count` hashing threads taking jobs from the returned queue.
+fn start_threads(count: usize) -> Sender<Job> {
+    let (queue, jobs) = channel::<Job>();
+    let jobs = Arc::new(Mutex::new(jobs));
+    for i in 0..count {
+        let jobs = Arc::clone(&jobs);
+        let spawned = std::thread::Builder::new()
+            .name(format!("hydronet-hash-{i}"))
+            .spawn(move || work(&jobs));
+        if let Err(err) = spawned {
+            tracing::error!(error = %err, "cannot start a password hashing thread");
+        }
+    }
+    queue
+}
+
+/// A hashing thread: lowers its own priority, then runs jobs until the queue closes.
+fn work(jobs: &Mutex<Receiver<Job>>) {
+    // On Linux `setpriority(PRIO_PROCESS, 0, …)` applies to the calling thread alone.
+    #[cfg(target_os = "linux")]
+    if let Err(err) = rustix::process::setpriority_process(None, HASH_NICE) {
+        tracing::debug!(error = %err, "password hashing thread keeps its priority");
+    }
+    loop {
+        let next = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(job) = next else { return };
+        // A panicking job drops its reply, which its caller sees as a failed task.
+        let _ = catch_unwind(AssertUnwindSafe(job));
     }
 }
 
@@ -519,6 +572,33 @@ mod tests {
             let peak = peak.load(Ordering::SeqCst);
             assert!((1..=cap).contains(&peak), "peak {peak} with cap {cap}");
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_below_request_priority() {
+        let hasher = PasswordHasher::with_params(SMALL, 1);
+        // The nice value is field 19 of /proc/thread-self/stat, counted after the command
+        // name's closing parenthesis as field 2.
+        let nice = hasher
+            .run_blocking(|_| {
+                let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+                let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+                let name = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
+                let nice: i32 = after_name.split(' ').nth(16).unwrap().parse().unwrap();
+                (name.trim().to_owned(), nice)
+            })
+            .await
+            .unwrap();
+        assert_eq!(nice, ("hydronet-hash-0".to_owned(), HASH_NICE));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_is_a_task_error_and_the_thread_goes_on() {
+        let hasher = PasswordHasher::with_params(SMALL, 1);
+        let failed = hasher.run_blocking(|_| panic!("job fails")).await;
+        assert!(matches!(failed, Err::<(), _>(PasswordError::Task)));
+        assert!(hasher.hash(&password("vN7$pQ2!xR4wz")).await.is_ok());
     }
 
     #[tokio::test]
