@@ -3,9 +3,13 @@ use std::sync::Arc;
 
 use tower::Layer;
 
+use super::cache::VerifiedTokens;
 use super::{ApiKeyVerifier, Auth, TenantGate};
 use crate::revocation::RevocationList;
 use crate::token::JwtCodec;
+
+/// Verified access tokens remembered by default.
+const DEFAULT_VERIFIED_TOKENS: usize = 10_000;
 
 /// Applies [`Auth`] to a service. Cloning is cheap.
 #[derive(Debug, Clone)]
@@ -20,6 +24,7 @@ pub(super) struct Shared {
     pub(super) optional: bool,
     pub(super) api_keys: Option<Arc<dyn ApiKeyVerifier>>,
     pub(super) gate: Option<Arc<dyn TenantGate>>,
+    pub(super) verified: Arc<VerifiedTokens>,
 }
 
 impl fmt::Debug for Shared {
@@ -30,6 +35,7 @@ impl fmt::Debug for Shared {
             .field("optional", &self.optional)
             .field("api_keys", &self.api_keys.is_some())
             .field("gate", &self.gate.is_some())
+            .field("verified", &self.verified.capacity())
             .finish()
     }
 }
@@ -46,6 +52,7 @@ impl AuthLayer {
                 optional: false,
                 api_keys: None,
                 gate: None,
+                verified: Arc::new(VerifiedTokens::new(DEFAULT_VERIFIED_TOKENS)),
             }),
         }
     }
@@ -68,6 +75,14 @@ impl AuthLayer {
     /// Default: none.
     pub fn gate(self, gate: Arc<dyn TenantGate>) -> Self {
         self.map(|shared| shared.gate = Some(gate))
+    }
+
+    /// Remembers up to `capacity` verified access tokens until they expire, so a client
+    /// sending its token again skips the signature check and the JSON parse; revocation
+    /// and the tenant gate are still checked on every request. 0 turns the cache off.
+    /// Default: 10,000 tokens.
+    pub fn verified_tokens(self, capacity: usize) -> Self {
+        self.map(|shared| shared.verified = Arc::new(VerifiedTokens::new(capacity)))
     }
 
     /// Lets requests without any credential through, without a context. A credential that

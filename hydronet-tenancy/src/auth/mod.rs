@@ -73,6 +73,7 @@
 //! [`JwtCodec`]: crate::token::JwtCodec
 //! [`RevocationList`]: crate::revocation::RevocationList
 
+mod cache;
 mod future;
 mod keys;
 mod layer;

@@ -21,25 +21,37 @@ impl<S> Auth<S> {
     }
 
     fn verify_jwt(&self, token: &str) -> Option<TenantContext> {
-        let claims = match self.shared.codec.verify_access(token) {
-            Ok(claims) => claims,
-            Err(err) => {
-                tracing::debug!(reason = %err, "access token refused");
-                return None;
-            }
+        let shared = &self.shared;
+        let now = shared.codec.now_secs();
+        let context = match shared.verified.get(token, now) {
+            Some(context) => context,
+            None => match shared.codec.verify_access(token) {
+                Ok(claims) => {
+                    let expires_at = claims.exp;
+                    let context = claims.into_context();
+                    shared
+                        .verified
+                        .insert(token, context.clone(), expires_at, now);
+                    context
+                }
+                Err(err) => {
+                    tracing::debug!(reason = %err, "access token refused");
+                    return None;
+                }
+            },
         };
 
-        let revoked = self
-            .shared
-            .revocations
-            .as_ref()
-            .is_some_and(|list| list.is_revoked(claims.sid));
+        let revoked = context.session_id().is_some_and(|sid| {
+            shared
+                .revocations
+                .as_ref()
+                .is_some_and(|list| list.is_revoked(sid))
+        });
         if revoked {
-            tracing::debug!(tenant_id = %claims.tid, user_id = %claims.sub, "access token revoked");
+            tracing::debug!(tenant_id = %context.tenant_id(), "access token revoked");
             return None;
         }
-
-        Some(claims.into_context())
+        Some(context)
     }
 }
 
@@ -263,6 +275,48 @@ mod tests {
 
         let forged = call(AuthLayer::new(codec()).optional(), Some("Bearer nope")).await;
         assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[tokio::test]
+    async fn a_remembered_token_still_expires_and_a_tampered_one_misses() {
+        let clock = ManualClock::now();
+        let codec = JwtCodec::builder(JwtKey::hs256("test", &[42; 32]).unwrap())
+            .clock(Arc::new(clock.clone()))
+            .build();
+        let roles = Vec::new();
+        let token = codec
+            .issue_access(&grant(SessionId::new(), &roles))
+            .unwrap()
+            .token;
+        let layer = AuthLayer::new(codec.clone());
+        let bearer = format!("Bearer {token}");
+        assert_eq!(
+            call(layer.clone(), Some(&bearer)).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(layer.clone(), Some(&bearer)).await.status(),
+            StatusCode::OK
+        );
+
+        // The same signature over another payload is not the remembered token.
+        let (_, signature) = token.rsplit_once('.').unwrap();
+        let other = codec
+            .issue_access(&grant(SessionId::new(), &roles))
+            .unwrap()
+            .token;
+        let (unsigned, _) = other.rsplit_once('.').unwrap();
+        let spliced = format!("Bearer {unsigned}.{signature}");
+        assert_eq!(
+            call(layer.clone(), Some(&spliced)).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+
+        clock.advance_secs(i64::try_from(codec.access_ttl().as_secs()).unwrap() + 120);
+        assert_eq!(
+            call(layer, Some(&bearer)).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
 
     #[tokio::test]

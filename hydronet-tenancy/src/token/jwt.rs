@@ -518,6 +518,11 @@ impl JwtCodec {
         Ok(())
     }
 
+    /// The codec's clock, in Unix seconds.
+    pub(crate) fn now_secs(&self) -> i64 {
+        self.inner.clock.now_secs()
+    }
+
     /// How long newly issued access tokens live.
     pub fn access_ttl(&self) -> Duration {
         self.inner.access_ttl
