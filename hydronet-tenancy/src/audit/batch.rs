@@ -41,11 +41,12 @@
 //! # }
 //! ```
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 
@@ -118,8 +119,12 @@ impl BatchConfig {
 #[derive(Debug, Clone)]
 pub struct AuditWriter {
     queue: mpsc::Sender<AuditEvent>,
+    /// Wakes the worker once a full batch is queued (see [`Worker::collect`]).
+    full: Arc<Notify>,
+    /// How many queued events make a full batch.
+    full_at: usize,
     lost: Arc<AtomicU64>,
-    spool: Option<Arc<tokio::sync::Mutex<Spool>>>,
+    spool: Option<Arc<Mutex<Spool>>>,
     recovered: Arc<AtomicU64>,
 }
 
@@ -173,12 +178,15 @@ impl AuditWriter {
         let (queue, events) = mpsc::channel(config.capacity);
         let (stop, stopped) = oneshot::channel();
         let lost = Arc::new(AtomicU64::new(0));
-        let spool = spool.map(|s| Arc::new(tokio::sync::Mutex::new(s)));
+        let spool = spool.map(|s| Arc::new(Mutex::new(s)));
+        let full = Arc::new(Notify::new());
+        let full_at = config.max_batch.min(config.capacity);
 
         let worker = Worker {
             store,
             config,
             events,
+            full: full.clone(),
             stopped: Some(stopped),
             deadline: None,
             outage: false,
@@ -189,6 +197,8 @@ impl AuditWriter {
 
         let writer = AuditWriter {
             queue,
+            full,
+            full_at,
             lost: lost.clone(),
             spool,
             recovered: Arc::new(AtomicU64::new(0)),
@@ -206,28 +216,27 @@ impl AuditWriter {
     pub async fn send(&self, event: AuditEvent) -> Result<(), AuditError> {
         #[cfg(feature = "metrics")]
         let started = std::time::Instant::now();
-        // Spooled and queued under one lock, so the worker never empties the spool while
-        // an event is in it but not yet in the queue.
-        let _spooled = match &self.spool {
+        let stopped = || AuditError("the audit writer has stopped".to_owned());
+        match &self.spool {
+            None => self.queue.send(event).await.map_err(|_| stopped())?,
             Some(spool) => {
-                let mut spool = spool.clone().lock_owned().await;
-                spool
-                    .append(&event)
-                    .map_err(|err| AuditError(format!("audit spool: {err}")))?;
-                Some(spool)
+                // Serialised before the lock; a place in the queue is held before the
+                // append, so the event is spooled and queued in one short critical
+                // section and the worker never empties the spool between the two.
+                let line = Spool::line(&event).map_err(spool_error)?;
+                let slot = self.queue.reserve().await.map_err(|_| stopped())?;
+                let mut spool = spool.lock().unwrap_or_else(PoisonError::into_inner);
+                spool.append(&line).map_err(spool_error)?;
+                slot.send(event);
             }
-            None => None,
-        };
-        self.queue
-            .send(event)
-            .await
-            .map_err(|_| AuditError("the audit writer has stopped".to_owned()))?;
+        }
 
+        let queued = self.queue.max_capacity() - self.queue.capacity();
+        if queued >= self.full_at {
+            self.full.notify_one();
+        }
         #[cfg(feature = "metrics")]
-        crate::metrics::audit_enqueued(
-            started.elapsed(),
-            self.queue.max_capacity() - self.queue.capacity(),
-        );
+        crate::metrics::audit_enqueued(started.elapsed(), queued);
         Ok(())
     }
 
@@ -264,11 +273,10 @@ impl WriterTask {
 }
 
 /// What waiting for events ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Received {
-    /// Events were added to the batch.
+    /// Events were added to the batch (or there were none yet, for a non-waiting take).
     Events,
-    /// The batch's interval has passed.
-    Due,
     /// The queue is closed and empty.
     Closed,
     /// Shutdown was asked for (or the handle was dropped); the caller waits again.
@@ -279,6 +287,8 @@ struct Worker {
     store: SqlAudit,
     config: BatchConfig,
     events: mpsc::Receiver<AuditEvent>,
+    /// Notified by senders when a full batch is queued.
+    full: Arc<Notify>,
     /// Resolves on shutdown; `None` once it has.
     stopped: Option<oneshot::Receiver<()>>,
     /// When to give up on a failing database, once the queue is closed.
@@ -286,7 +296,7 @@ struct Worker {
     /// Whether the last write failed (so an outage is logged once).
     outage: bool,
     lost: Arc<AtomicU64>,
-    spool: Option<Arc<tokio::sync::Mutex<Spool>>>,
+    spool: Option<Arc<Mutex<Spool>>>,
 }
 
 impl Worker {
@@ -299,26 +309,47 @@ impl Worker {
 
     /// Fills `batch` until it is full, its interval has passed since its first event, or
     /// the queue is closed and empty. False when there is nothing left to write.
+    ///
+    /// Only the first event of a batch wakes the worker. After it, the worker sleeps until
+    /// the batch is due or a sender reports a full batch queued, then takes what is
+    /// there: a sender on the request path never pays for waking another thread per event.
     async fn collect(&mut self, batch: &mut Vec<AuditEvent>) -> bool {
         let mut due = None;
         while batch.len() < self.config.max_batch {
-            match self.receive(batch, due).await {
-                Received::Events => {
-                    due.get_or_insert_with(|| later(self.config.interval));
+            let Some(due_at) = due else {
+                match self.receive(batch).await {
+                    Received::Events => due = Some(later(self.config.interval)),
+                    Received::Closed => {
+                        self.closing();
+                        break;
+                    }
+                    Received::Signal => {}
                 }
-                Received::Due => break,
-                Received::Closed => {
-                    self.closing();
+                continue;
+            };
+            if self.take_queued(batch) == Received::Closed {
+                self.closing();
+                break;
+            }
+            if batch.len() >= self.config.max_batch {
+                break;
+            }
+            tokio::select! {
+                () = sleep_until(due_at) => {
+                    if self.take_queued(batch) == Received::Closed {
+                        self.closing();
+                    }
                     break;
                 }
-                Received::Signal => {}
+                () = self.full.notified() => {}
+                signal = stop_signal(&mut self.stopped) => self.on_signal(signal),
             }
         }
         !batch.is_empty()
     }
 
-    /// Waits for events, until `due` if given.
-    async fn receive(&mut self, batch: &mut Vec<AuditEvent>, due: Option<Instant>) -> Received {
+    /// Waits for the first events of a batch.
+    async fn receive(&mut self, batch: &mut Vec<AuditEvent>) -> Received {
         let room = self.config.max_batch - batch.len();
         tokio::select! {
             received = self.events.recv_many(batch, room) => {
@@ -326,12 +357,29 @@ impl Worker {
                 crate::metrics::audit_queue_depth(self.events.len());
                 if received == 0 { Received::Closed } else { Received::Events }
             }
-            () = wait_until(due) => Received::Due,
             signal = stop_signal(&mut self.stopped) => {
                 self.on_signal(signal);
                 Received::Signal
             }
         }
+    }
+
+    /// Moves queued events into `batch` without waiting, up to a full batch.
+    fn take_queued(&mut self, batch: &mut Vec<AuditEvent>) -> Received {
+        let mut received = Received::Events;
+        while batch.len() < self.config.max_batch {
+            match self.events.try_recv() {
+                Ok(event) => batch.push(event),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    received = Received::Closed;
+                    break;
+                }
+            }
+        }
+        #[cfg(feature = "metrics")]
+        crate::metrics::audit_queue_depth(self.events.len());
+        received
     }
 
     /// Writes `batch`, retrying with backoff until it succeeds or, once the queue is
@@ -342,7 +390,7 @@ impl Worker {
             match self.store.record_batch(batch).await {
                 Ok(()) => {
                     self.written(batch);
-                    return self.settle_spool().await;
+                    return self.settle_spool();
                 }
                 Err(err) => self.failed(&err, batch.len()),
             }
@@ -360,9 +408,9 @@ impl Worker {
 
     /// Empties the spool when everything accepted has been written: the batch just was,
     /// and the queue is empty while senders are held off.
-    async fn settle_spool(&mut self) {
+    fn settle_spool(&mut self) {
         let Some(spool) = &self.spool else { return };
-        let mut spool = spool.lock().await;
+        let mut spool = spool.lock().unwrap_or_else(PoisonError::into_inner);
         if self.events.is_empty()
             && let Err(err) = spool.clear()
         {
@@ -432,19 +480,16 @@ impl Worker {
     }
 }
 
+fn spool_error(err: std::io::Error) -> AuditError {
+    AuditError(format!("audit spool: {err}"))
+}
+
 /// `after` from now, or about a year from now if that is further than an [`Instant`] can
 /// express.
 fn later(after: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(after)
         .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
-}
-
-async fn wait_until(due: Option<Instant>) {
-    match due {
-        Some(due) => sleep_until(due).await,
-        None => std::future::pending().await,
-    }
 }
 
 async fn stop_signal(
@@ -469,6 +514,7 @@ mod tests {
     on_both_backends!(
         shutdown_drains_every_accepted_event,
         a_full_queue_makes_senders_wait,
+        a_full_batch_is_written_at_once_and_the_rest_when_due,
         events_are_counted_lost_when_the_database_stays_down,
     );
 
@@ -514,6 +560,40 @@ mod tests {
         assert_eq!(reports.len(), 3);
         assert!(reports.iter().all(|r| r.first_problem.is_none()));
         assert_eq!(writer.lost(), 0);
+    }
+
+    async fn a_full_batch_is_written_at_once_and_the_rest_when_due(db: TestDb) {
+        let store = db.audit();
+        let interval = Duration::from_secs(3);
+        let config = BatchConfig::default().max_batch(10).interval(interval);
+        let (writer, task) = AuditWriter::spawn(store.clone(), config);
+        let tenant = TenantId::new();
+        let started = std::time::Instant::now();
+        for n in 0..25 {
+            writer.send(event(tenant, n)).await.unwrap();
+        }
+
+        // Two full batches go out long before the interval; the last five wait for it.
+        let count = || db.number("SELECT COUNT(*) FROM audit_events");
+        while count().await < 20 {
+            assert!(
+                started.elapsed() < interval,
+                "full batches waited for the interval"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(count().await, 20);
+        while count().await < 25 {
+            assert!(
+                started.elapsed() < interval * 4,
+                "the last batch was never written"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(started.elapsed() >= interval);
+        assert_eq!(task.shutdown().await, 0);
+        let expected: Vec<String> = (0..25).map(|n| format!("step.{n}")).collect();
+        assert_eq!(actions(&store, tenant).await, expected);
     }
 
     async fn a_full_queue_makes_senders_wait(db: TestDb) {

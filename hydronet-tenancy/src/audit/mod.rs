@@ -47,6 +47,8 @@ mod batch;
 #[cfg(feature = "sqlx")]
 mod chain;
 #[cfg(feature = "sqlx")]
+mod pg;
+#[cfg(feature = "sqlx")]
 mod spool;
 #[cfg(feature = "sqlx")]
 mod sql;

@@ -56,11 +56,16 @@ impl Spool {
         ))
     }
 
-    /// Appends `event`; it survives this process dying from now on.
-    pub(super) fn append(&mut self, event: &AuditEvent) -> io::Result<()> {
+    /// `event` as a spool line.
+    pub(super) fn line(event: &AuditEvent) -> io::Result<Vec<u8>> {
         let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
         line.push(b'\n');
-        self.file.write_all(&line)?;
+        Ok(line)
+    }
+
+    /// Appends a [`line`](Self::line); its event survives this process dying from now on.
+    pub(super) fn append(&mut self, line: &[u8]) -> io::Result<()> {
+        self.file.write_all(line)?;
         self.empty = false;
         Ok(())
     }
@@ -163,12 +168,8 @@ mod tests {
     fn a_live_processes_file_is_left_alone_and_clear_empties_it() {
         let dir = dir();
         let (mut live, _) = Spool::open(&dir).unwrap();
-        live.append(&AuditEvent::new(
-            TenantId::new(),
-            Actor::System,
-            "test.live",
-        ))
-        .unwrap();
+        let event = AuditEvent::new(TenantId::new(), Actor::System, "test.live");
+        live.append(&Spool::line(&event).unwrap()).unwrap();
 
         let (_other, orphans) = Spool::open(&dir).unwrap();
         assert!(orphans.events.is_empty());

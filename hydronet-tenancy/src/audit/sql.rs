@@ -57,6 +57,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
 
 use super::chain::{GENESIS, Record, outcome_column, storable};
+use super::pg;
 use super::{AuditError, AuditEvent, AuditSink, Outcome, RecordFuture};
 
 /// The audit tables for SQLite. Statements are separated by `;` and contain none.
@@ -228,10 +229,40 @@ pub async fn append(
     backend: Backend,
     events: &[AuditEvent],
 ) -> Result<(), AuditError> {
-    for (tenant, group) in by_tenant(events) {
-        append_tenant(conn, backend, &tenant.to_string(), &group).await?;
+    match backend {
+        Backend::Postgres => append_set(conn, events).await,
+        Backend::Sqlite => {
+            for (tenant, group) in by_tenant(events) {
+                append_tenant(conn, backend, &tenant.to_string(), &group).await?;
+            }
+            Ok(())
+        }
     }
-    Ok(())
+}
+
+/// [`append`] on PostgreSQL: every tenant of the batch at once (see [`super::pg`]).
+async fn append_set(conn: &mut AnyConnection, events: &[AuditEvent]) -> Result<(), AuditError> {
+    let groups = by_tenant(events);
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let tenants: Vec<String> = groups.keys().map(ToString::to_string).collect();
+    let mut heads = pg::lock_heads(conn, &tenants).await?;
+
+    let mut rows = Vec::with_capacity(events.len());
+    let mut moved = Vec::with_capacity(tenants.len());
+    for (tenant, group) in tenants.into_iter().zip(groups.values()) {
+        let head = heads
+            .remove(&tenant)
+            .ok_or_else(|| AuditError("an audit head could not be locked".to_owned()))?;
+        let linked = link(&head, group);
+        if let Some(last) = linked.last() {
+            moved.push((tenant, last.seq, last.hash.clone()));
+        }
+        rows.extend(linked);
+    }
+    pg::insert_rows(conn, &rows).await?;
+    pg::set_heads(conn, &moved).await
 }
 
 /// `events` grouped by tenant, in tenant order (the order locks are taken in), each group
@@ -317,7 +348,7 @@ pub(super) async fn find_head(
         .map_err(store_error("reading an audit head"))
 }
 
-fn read_head(row: &AnyRow) -> Result<Head, sqlx::Error> {
+pub(super) fn read_head(row: &AnyRow) -> Result<Head, sqlx::Error> {
     Ok(Head {
         seq: row.try_get("seq")?,
         hash: row.try_get("hash")?,
@@ -714,6 +745,7 @@ mod tests {
 
     on_both_backends!(
         records_round_trip_and_verify,
+        awkward_text_round_trips_in_a_batch_over_many_tenants,
         a_rolled_back_transaction_leaves_no_record,
         batches_keep_each_tenants_order,
         concurrent_writers_build_one_chain,
@@ -761,6 +793,40 @@ mod tests {
         assert_eq!(reports[0].tenant_id, tenant);
         assert_eq!(reports[0].records, 2);
         assert_eq!(reports[0].first_problem, None);
+    }
+
+    async fn awkward_text_round_trips_in_a_batch_over_many_tenants(db: TestDb) {
+        let audit = db.audit();
+        let tenants: Vec<TenantId> = (0..3).map(|_| TenantId::new()).collect();
+        let awkward = [
+            "NULL",
+            "",
+            "\"quoted\", back\\slash, {braces}, 'single'",
+            "line\nbreak\ttab",
+            "水网 ✓ \u{1F4A7}",
+        ];
+        let events: Vec<AuditEvent> = (0..30)
+            .map(|n| {
+                let text = awkward[n % awkward.len()];
+                AuditEvent::new(tenants[n % 3], Actor::System, "odd.text")
+                    .target(text)
+                    .user_agent(text)
+                    .details(json!({ "text": text, "n": n }))
+            })
+            .collect();
+        audit.record_batch(&events).await.unwrap();
+
+        for tenant in &tenants {
+            let mut stored = audit.query(&all(*tenant)).await.unwrap();
+            stored.reverse();
+            let sent: Vec<&AuditEvent> = events.iter().filter(|e| e.tenant_id == *tenant).collect();
+            assert_eq!(stored.len(), sent.len());
+            for (seq, (record, event)) in (1..).zip(stored.iter().zip(sent)) {
+                assert_eq!((record.seq, &record.event), (seq, event));
+            }
+            let reports = audit.verify(Some(*tenant)).await.unwrap();
+            assert_eq!(reports[0].first_problem, None);
+        }
     }
 
     async fn a_rolled_back_transaction_leaves_no_record(db: TestDb) {
