@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
@@ -11,7 +12,7 @@ use http::Method;
 use hydronet_tenancy::audit::{AuditError, AuditEvent, AuditSink, RecordFuture};
 use hydronet_tenancy::rbac::{Permission, RoutePermissions};
 use hydronet_tenancy::token::JwtCodec;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::StackFixture;
 
@@ -67,26 +68,48 @@ pub async fn full_stack() -> Stack {
 }
 
 /// An audit sink that hands events to a bounded queue drained by a background task, as the
-/// reference server's batching writer does, minus the database.
+/// reference server's batching writer does, minus the database: only the first event of a
+/// batch wakes the consumer, which then sleeps until the batch is due (200 ms) or a full
+/// batch (500 events) is queued.
 #[derive(Debug, Clone)]
 pub struct QueueSink {
     queue: mpsc::Sender<AuditEvent>,
+    full: Arc<Notify>,
     drained: Arc<AtomicU64>,
 }
+
+/// Events that make a full batch.
+const BATCH: usize = 500;
 
 impl QueueSink {
     /// A queue of `capacity` events and its consumer, spawned on the current runtime.
     pub fn spawn(capacity: usize) -> Self {
         let (queue, mut events) = mpsc::channel::<AuditEvent>(capacity);
+        let full = Arc::new(Notify::new());
         let drained = Arc::new(AtomicU64::new(0));
-        let counter = drained.clone();
+        let (counter, notified) = (drained.clone(), full.clone());
         tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                drop(event);
-                counter.fetch_add(1, Ordering::Relaxed);
+            let mut batch = Vec::with_capacity(BATCH);
+            while events.recv_many(&mut batch, BATCH).await > 0 {
+                let due = tokio::time::sleep(Duration::from_millis(200));
+                tokio::select! {
+                    () = due => {}
+                    () = notified.notified() => {}
+                }
+                while batch.len() < BATCH
+                    && let Ok(event) = events.try_recv()
+                {
+                    batch.push(event);
+                }
+                counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                batch.clear();
             }
         });
-        Self { queue, drained }
+        Self {
+            queue,
+            full,
+            drained,
+        }
     }
 
     /// Events the consumer has taken off the queue so far.
@@ -101,7 +124,11 @@ impl AuditSink for QueueSink {
             self.queue
                 .send(event)
                 .await
-                .map_err(|_| AuditError("audit queue closed".to_owned()))
+                .map_err(|_| AuditError("audit queue closed".to_owned()))?;
+            if self.queue.max_capacity() - self.queue.capacity() >= BATCH {
+                self.full.notify_one();
+            }
+            Ok(())
         })
     }
 }
@@ -152,7 +179,7 @@ mod tests {
         assert_eq!(stranger.status(), StatusCode::UNAUTHORIZED);
 
         // The write and the refusal are audited; the plain read is not.
-        for _ in 0..100 {
+        for _ in 0..300 {
             if stack.audit.drained() == 2 {
                 break;
             }

@@ -67,6 +67,13 @@ impl Drop for Server {
     }
 }
 
+/// CPU time (user + system) this process has used so far.
+pub(crate) fn own_cpu() -> Result<Duration, BoxError> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let ticks = parse_cpu_ticks(&stat).ok_or("unreadable /proc/self/stat")?;
+    Ok(Duration::from_micros(ticks * 1_000_000 / TICKS_PER_SEC))
+}
+
 /// `utime + stime` from a `/proc/<pid>/stat` line. The command name (field 2) is in
 /// parentheses and may hold spaces, so fields are counted after its closing parenthesis:
 /// `utime` and `stime` are the 12th and 13th from there.
