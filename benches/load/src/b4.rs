@@ -144,10 +144,12 @@ async fn measure(plan: Plan, url: &str, schema: &str) -> Result<Section, BoxErro
         "≥ 0.80×",
         format!("{}×", fmt(ratio, 2)),
         ratio >= 0.8,
-        "the writer keeps a SHA-256 hash chain per tenant: each batch locks every tenant's \
-         chain head, hashes its rows and moves the head, and writes rows as multi-row \
-         INSERTs of 50 through sqlx's database-neutral driver, while COPY streams bare rows; \
-         COPY for PostgreSQL batches is the next step",
+        "the writer keeps a SHA-256 hash chain per tenant, so one batch is in flight at a \
+         time: it locks the batch's chain heads, builds, redacts and hashes each record in \
+         the writer task, then inserts the rows in one statement (columns as arrays, \
+         `unnest`, since sqlx's database-neutral driver has no COPY) and commits; building \
+         the next batch does not overlap the database's work on this one, while the COPY \
+         baseline streams rows prepared in advance",
     ));
     section.targets.push(Target::new(
         "enqueue on the request path (batching writer, p50)",
@@ -161,9 +163,9 @@ async fn measure(plan: Plan, url: &str, schema: &str) -> Result<Section, BoxErro
         "≤ 2 µs",
         format!("{} µs", fmt(spooled.enqueue.p50, 2)),
         spooled.enqueue.p50 <= 2.0,
-        "each event is serialised to JSON and appended to the spool file (a write system \
-         call) under an async mutex before it is queued, so the request pays for a file \
-         write; batching spool appends (or writing them from the worker) would remove it",
+        "each event is serialised to JSON and appended to the spool file with one write \
+         system call before it is queued, so that a crash loses nothing accepted: the request \
+         pays for that write; grouping appends would trade it for a wait on the group",
     ));
     Ok(section)
 }

@@ -137,9 +137,11 @@ impl Record {
         digest.update(prev_hash.as_bytes());
         digest.update(self.canonical().as_bytes());
 
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut hex = String::with_capacity(64);
         for byte in digest.finalize() {
-            let _ = write!(hex, "{byte:02x}");
+            hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
         }
         hex
     }
@@ -214,19 +216,28 @@ fn push_object(out: &mut String, map: &serde_json::Map<String, Value>) {
 /// as `\u00xx`, everything else as is.
 fn push_str(out: &mut String, text: &str) {
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
+    // Runs of plain text are copied whole; every character escaped is ASCII, so the
+    // slices always fall on character boundaries.
+    let mut plain = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&text[plain..i]);
+        if escaped.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escaped);
         }
+        plain = i + 1;
     }
+    out.push_str(&text[plain..]);
     out.push('"');
 }
 

@@ -137,12 +137,16 @@ fn text_array<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
             continue;
         };
         out.push('"');
-        for c in value.chars() {
-            if c == '"' || c == '\\' {
+        // `"` and `\` are ASCII: the slices between them fall on character boundaries.
+        let mut plain = 0;
+        for (at, byte) in value.bytes().enumerate() {
+            if byte == b'"' || byte == b'\\' {
+                out.push_str(&value[plain..at]);
                 out.push('\\');
+                plain = at;
             }
-            out.push(c);
         }
+        out.push_str(&value[plain..]);
         out.push('"');
     }
     out.push('}');
