@@ -11,6 +11,11 @@
 //! [`AuthLayer::optional`], a request *without* a credential passes through without a
 //! context, which suits routes such as sign-up that serve both kinds of caller.
 //!
+//! A verified access token is remembered until it expires (up to 10,000 tokens by
+//! default, see [`AuthLayer::verified_tokens`]), so a client sending the same token again
+//! costs a map lookup rather than a signature check; revocation and the tenant gate are
+//! still checked on every request.
+//!
 //! # Example
 //!
 //! ```
