@@ -168,10 +168,11 @@ pub(crate) async fn run(plan: Plan, charts: PathBuf) -> Result<Section, BoxError
         &format!(
             "over loopback the stack's server spends {} µs of CPU per request against the \
              bare server's {} µs (so even a dedicated server tops out near {}× of bare), \
-             while the layers' own code costs {} µs in process: the rest is hyper, the \
-             kernel's TCP path and thread wake-ups, which cost more per request when the \
-             slower server batches fewer requests per wake-up on two cores shared with the \
-             client; the handler does nothing, so any fixed per-request cost weighs fully",
+             while the layers' own code costs {} µs in a hot in-process loop; in both servers \
+             user time per request is several times the in-process figure (caches and branch \
+             predictors go cold between requests interleaved over 16 connections and the \
+             kernel's TCP work), and the handler does nothing, so every fixed per-request \
+             cost of the layers weighs fully against it",
             fmt(s.cpu_us, 1),
             fmt(b.cpu_us, 1),
             fmt(bound, 2),
