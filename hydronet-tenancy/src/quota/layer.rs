@@ -392,6 +392,8 @@ where
 /// The decisions on one request so far, and the most constrained of them.
 struct Decisions {
     tenant: TenantId,
+    /// The metrics' label.
+    #[cfg(feature = "metrics")]
     plan: Plan,
     tightest: Option<(&'static str, Decision)>,
 }
@@ -400,6 +402,7 @@ impl Decisions {
     fn new(ctx: &TenantContext) -> Self {
         Self {
             tenant: ctx.tenant_id(),
+            #[cfg(feature = "metrics")]
             plan: ctx.plan(),
             tightest: None,
         }
