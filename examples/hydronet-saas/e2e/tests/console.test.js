@@ -98,6 +98,8 @@ describe("the web console", () => {
   test("chat streams a Markdown reply as it arrives, safely rendered", async () => {
     await withBrowser({}, async ({ page }) => {
       await signUp(page, server.url, { email: "owner@chat.e2e", tenant: "Chat Water" });
+      // The chat view renders after sign-up; observe its message log once it is there.
+      await page.locator(".messages").waitFor({ state: "attached" });
       // Record every length the reply's text takes on the page as it changes.
       await page.evaluate(() => {
         window.replyLengths = new Set();
