@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::Plan;
 use crate::b2::{Setup, rates};
+use crate::child::Server;
 use crate::client::{BoxError, MakeReq, Req, closed_loop, open_loop};
 use crate::report::{Section, Table, Target, fmt};
 use crate::stats::{Samples, Summary};
@@ -19,12 +20,21 @@ const STORM_CONNS: usize = 8;
 /// neighbour, a timer) fall on both conditions alike.
 const ROUNDS: u32 = 3;
 
+/// What disturbs the chat in the storm windows.
+#[derive(Clone, Copy)]
+enum Storm {
+    /// Failed logins, with this password-hashing concurrency (the default when `None`).
+    Logins(Option<u32>),
+    /// The control: the same hashing back to back in a process of its own, no logins.
+    Hashing,
+}
+
 struct Outcome {
     config: String,
     rate: f64,
     alone: Summary,
     storm: Summary,
-    logins_per_sec: f64,
+    logins_per_sec: Option<f64>,
     errors: u64,
 }
 
@@ -36,13 +46,17 @@ pub(crate) async fn run(plan: Plan, _charts: PathBuf) -> Result<Section, BoxErro
     let default = (cpus / 2).max(1);
     let other = if default == cpus { 1 } else { cpus };
     let mut outcomes = Vec::new();
-    for concurrency in [None, Some(other)] {
-        outcomes.push(one(plan, concurrency).await?);
+    for storm in [
+        Storm::Logins(None),
+        Storm::Logins(Some(other)),
+        Storm::Hashing,
+    ] {
+        outcomes.push(one(plan, storm).await?);
     }
 
     let mut section = Section::new("B5: chat during a login storm", METHOD);
     let mut table = Table::new(&[
-        "password hashing",
+        "storm",
         "chat rate (req/s)",
         "alone p50",
         "alone p99",
@@ -61,7 +75,7 @@ pub(crate) async fn run(plan: Plan, _charts: PathBuf) -> Result<Section, BoxErro
             fmt(o.storm.p50, 0),
             fmt(o.storm.p99, 0),
             format!("{:+.0}%", change(o)),
-            fmt(o.logins_per_sec, 0),
+            o.logins_per_sec.map_or_else(|| "–".into(), |n| fmt(n, 0)),
             o.errors.to_string(),
         ]);
     }
@@ -98,10 +112,10 @@ connections sending logins back to back; each condition's latencies are pooled. 
 the default hashing concurrency (half the CPUs, at nice 10) and again with every CPU \
 hashing (one, where half the CPUs is already every CPU).";
 
-async fn one(plan: Plan, concurrency: Option<u32>) -> Result<Outcome, BoxError> {
+async fn one(plan: Plan, storm: Storm) -> Result<Outcome, BoxError> {
     let setup = Setup::start("b5", |d| {
         d.set("HYDRONET_TRUSTED_PROXIES", "127.0.0.1");
-        if let Some(n) = concurrency {
+        if let Storm::Logins(Some(n)) = storm {
             d.set("HYDRONET_PASSWORD_HASH_CONCURRENCY", n.to_string());
         }
     })
@@ -126,37 +140,50 @@ async fn one(plan: Plan, concurrency: Option<u32>) -> Result<Outcome, BoxError> 
         })
     };
     let window = plan.step / 2;
-    let (mut alone, mut storm) = (Samples::default(), Samples::default());
+    let (mut alone, mut stormy) = (Samples::default(), Samples::default());
     let (mut errors, mut refused_logins, mut storm_time) = (0, 0, Duration::ZERO);
     for round in 0..u64::from(ROUNDS) {
         let calm = open_loop(addr, OPEN_CONNS, rate, window, chat.clone()).await?;
         errors += calm.failed + calm.refused;
         alone.extend(calm.latency);
 
-        let (chats, storming) = tokio::join!(
-            open_loop(addr, OPEN_CONNS, rate, window, chat.clone()),
-            closed_loop(addr, STORM_CONNS, window, logins(round)),
-        );
-        let (chats, storming) = (chats?, storming?);
-        // Failed logins answer 401; anything else (429 above all) means the storm was
-        // blunted.
-        if storming.ok > 0 || storming.failed > 0 {
-            return Err("login storm requests were not plain refusals".into());
-        }
+        let chats = match storm {
+            Storm::Logins(_) => {
+                let (chats, storming) = tokio::join!(
+                    open_loop(addr, OPEN_CONNS, rate, window, chat.clone()),
+                    closed_loop(addr, STORM_CONNS, window, logins(round)),
+                );
+                let storming = storming?;
+                // Failed logins answer 401; anything else (429 above all) means the storm
+                // was blunted.
+                if storming.ok > 0 || storming.failed > 0 {
+                    return Err("login storm requests were not plain refusals".into());
+                }
+                refused_logins += storming.refused;
+                storm_time += storming.elapsed;
+                chats?
+            }
+            Storm::Hashing => {
+                let _hashing = Server::start("hash", &[])?;
+                open_loop(addr, OPEN_CONNS, rate, window, chat.clone()).await?
+            }
+        };
         errors += chats.failed + chats.refused;
-        storm.extend(chats.latency);
-        refused_logins += storming.refused;
-        storm_time += storming.elapsed;
+        stormy.extend(chats.latency);
     }
     Ok(Outcome {
-        config: match concurrency {
-            None => "default (half the CPUs)".into(),
-            Some(n) => format!("HYDRONET_PASSWORD_HASH_CONCURRENCY={n}"),
+        config: match storm {
+            Storm::Logins(None) => "logins, default hashing (half the CPUs)".into(),
+            Storm::Logins(Some(n)) => {
+                format!("logins, HYDRONET_PASSWORD_HASH_CONCURRENCY={n}")
+            }
+            Storm::Hashing => "control: the same hashing in another process, no logins".into(),
         },
         rate,
         errors,
         alone: alone.summary(),
-        storm: storm.summary(),
-        logins_per_sec: refused_logins as f64 / storm_time.as_secs_f64().max(1e-9),
+        storm: stormy.summary(),
+        logins_per_sec: matches!(storm, Storm::Logins(_))
+            .then(|| refused_logins as f64 / storm_time.as_secs_f64().max(1e-9)),
     })
 }

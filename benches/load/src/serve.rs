@@ -24,7 +24,8 @@ pub(crate) const CHUNKS_VAR: &str = "HYDRONET_LOAD_MOCK_CHUNKS";
 /// Environment: the mock's pause between chunks, in microseconds.
 pub(crate) const GAP_VAR: &str = "HYDRONET_LOAD_MOCK_GAP_US";
 
-/// Runs server `kind` (`bare`, `stack`, `mock` or `saas`) until the parent goes away.
+/// Runs server `kind` (`bare`, `stack`, `mock`, `saas` or `hash`) until the parent goes
+/// away.
 pub(crate) fn run(kind: &str) -> Result<(), BoxError> {
     crate::child::exit_with_parent();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -39,6 +40,7 @@ pub(crate) fn run(kind: &str) -> Result<(), BoxError> {
             }
             "mock" => (mock(), String::new()),
             "saas" => return saas().await,
+            "hash" => return hash().await,
             other => return Err(format!("unknown server kind `{other}`").into()),
         };
         // Small writes go out at once (no Nagle), as a real provider's streams do.
@@ -71,6 +73,21 @@ async fn saas() -> Result<(), BoxError> {
     let app = router.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// Not a server: password hashing back to back, exactly as a login storm makes the
+/// reference server do it (argon2id with its parameters, on one hashing thread at its
+/// priority), without any request to handle. It listens nowhere and says so with the
+/// unspecified address.
+async fn hash() -> Result<(), BoxError> {
+    use hydronet_tenancy::password::{PasswordHasher, PasswordPolicy};
+
+    let hasher = PasswordHasher::new(1);
+    let password = PasswordPolicy::new().check_candidate("Not-the-password-1")?;
+    println!("listening 0.0.0.0:0");
+    loop {
+        hasher.verify_dummy(&password).await;
+    }
 }
 
 /// An OpenAI-compatible upstream with a fixed reply: whole, or streamed in chunks.

@@ -140,7 +140,7 @@ impl KeyVerifier {
     async fn lookup(&self, credential: &str) -> Result<Option<TenantContext>, sqlx::Error> {
         let digest = token_digest(credential);
         let now = self.clock.now_secs();
-        let mut tx = self.db.system().await?;
+        let mut tx = self.db.system_reader().await?;
         let row: Option<KeyGrant> = sqlx::query_as(
             "SELECT k.id, k.tenant_id AS tenant, k.user_id AS holder, k.scopes, k.expires_at, \
                  k.last_used_at, t.plan \

@@ -26,6 +26,20 @@ pub enum Backend {
     Postgres,
 }
 
+/// Whether a transaction may write.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// Whose rows a transaction may touch.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    Tenant(TenantId),
+    System,
+}
+
 /// A connection pool plus the knowledge of which backend it reaches.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -109,46 +123,63 @@ impl Db {
             .count())
     }
 
-    /// A new transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`):
-    /// a deferred transaction that reads and then writes fails with `SQLITE_BUSY`, without
-    /// waiting, when another connection wrote in between; taking the lock first makes it
-    /// wait its turn (up to the busy timeout) instead. Readers outside transactions are
-    /// not held up (WAL).
-    async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        }
+    /// A new transaction. On SQLite a writing one takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads and then writes fails with
+    /// `SQLITE_BUSY`, without waiting, when another connection wrote in between; taking
+    /// the lock first makes it wait its turn (up to the busy timeout) instead. A reading
+    /// one takes no lock: it reads one snapshot and neither waits for writers nor holds
+    /// them up (WAL). On PostgreSQL a reading one is `READ ONLY`.
+    async fn begin(&self, access: Access) -> Result<Tx, sqlx::Error> {
+        let statement = match (self.backend, access) {
+            (Backend::Sqlite, Access::Write) => "BEGIN IMMEDIATE",
+            (Backend::Sqlite, Access::Read) => "BEGIN",
+            (Backend::Postgres, Access::Write) => "BEGIN",
+            (Backend::Postgres, Access::Read) => "BEGIN READ ONLY",
+        };
+        self.pool.begin_with(statement).await
     }
 
-    /// A transaction confined to `tenant`'s rows.
-    pub async fn tenant(&self, tenant: TenantId) -> Result<Tx, sqlx::Error> {
-        let mut tx = self.begin().await?;
+    /// Opens a transaction in `scope`: on PostgreSQL as the `hydronet_app` role, with the
+    /// scope the row-level security policies read.
+    async fn scoped(&self, access: Access, scope: Scope) -> Result<Tx, sqlx::Error> {
+        let mut tx = self.begin(access).await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SET LOCAL ROLE hydronet_app")
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-                .bind(tenant.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
+            let set = match scope {
+                Scope::Tenant(tenant) => {
+                    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+                        .bind(tenant.to_string())
+                }
+                Scope::System => sqlx::query("SELECT set_config('app.scope', 'system', true)"),
+            };
+            set.fetch_one(&mut *tx).await?;
         }
         Ok(tx)
+    }
+
+    /// A transaction confined to `tenant`'s rows.
+    pub async fn tenant(&self, tenant: TenantId) -> Result<Tx, sqlx::Error> {
+        self.scoped(Access::Write, Scope::Tenant(tenant)).await
+    }
+
+    /// A transaction confined to `tenant`'s rows that only reads: it waits for no writer
+    /// and holds none up. Use it on paths that write nothing (every request of the
+    /// gateway reads its tenant's settings, say), so that reads never queue behind writes.
+    pub async fn tenant_reader(&self, tenant: TenantId) -> Result<Tx, sqlx::Error> {
+        self.scoped(Access::Read, Scope::Tenant(tenant)).await
     }
 
     /// A transaction that may read and write across tenants. Use it only where the tenant
     /// is not known yet (login, refresh) or the operation is service-wide.
     pub async fn system(&self) -> Result<Tx, sqlx::Error> {
-        let mut tx = self.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SET LOCAL ROLE hydronet_app")
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("SELECT set_config('app.scope', 'system', true)")
-                .fetch_one(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
+        self.scoped(Access::Write, Scope::System).await
+    }
+
+    /// [`Db::system`] for paths that only read (a login's account lookup, an API key's).
+    pub async fn system_reader(&self) -> Result<Tx, sqlx::Error> {
+        self.scoped(Access::Read, Scope::System).await
     }
 
     /// Checks that the database answers.

@@ -223,7 +223,7 @@ impl Toolbox {
         tenant: TenantId,
         roles: &[String],
     ) -> Result<Self, ApiError> {
-        let mut tx = state.db.tenant(tenant).await?;
+        let mut tx = state.db.tenant_reader(tenant).await?;
         let servers = all(&mut tx, tenant).await?;
         tx.commit().await?;
 

@@ -478,7 +478,7 @@ impl AppState {
 
     async fn recent_revocations(&self) -> Result<Vec<(SessionId, i64)>, sqlx::Error> {
         let window = secs(self.codec.access_ttl()) + 60;
-        let mut tx = self.db.system().await?;
+        let mut tx = self.db.system_reader().await?;
         let rows = store::revoked_sessions_since(&mut tx, self.now() - window).await?;
         tx.commit().await?;
         let extra = secs(self.codec.access_ttl()) + 60;

@@ -140,7 +140,7 @@ pub async fn stored(
     from: u32,
     to: u32,
 ) -> Result<Vec<(u32, DayUsage)>, sqlx::Error> {
-    let mut tx = db.tenant(tenant).await?;
+    let mut tx = db.tenant_reader(tenant).await?;
     let rows: Vec<(i64, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT day, requests, prompt_tokens, completion_tokens, tool_calls FROM usage_daily \
          WHERE tenant_id = $1 AND day >= $2 AND day <= $3 ORDER BY day",

@@ -292,7 +292,7 @@ enum Login {
 /// Checks `password` for the account behind `email`. Unknown accounts cost the same
 /// hashing time as known ones, so timing tells an attacker nothing.
 async fn verify_login(state: &AppState, email: &str, password: &Password) -> ApiResult<Login> {
-    let mut tx = state.db.system().await?;
+    let mut tx = state.db.system_reader().await?;
     let user = store::user_by_email(&mut tx, email).await?;
     let tenant = match &user {
         Some(user) => store::tenant(&mut tx, user.tenant()).await?,

@@ -121,7 +121,7 @@ async fn list(
 ) -> ApiResult<Json<Value>> {
     let (tenant, user) = owner(&ctx)?;
     let limit = page_limit(&query, 20, 100)?;
-    let mut tx = state.db.tenant(tenant).await?;
+    let mut tx = state.db.tenant_reader(tenant).await?;
     let rows = chat_store::conversations(
         &mut tx,
         tenant,
@@ -148,7 +148,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let (tenant, user) = owner(&ctx)?;
-    let mut tx = state.db.tenant(tenant).await?;
+    let mut tx = state.db.tenant_reader(tenant).await?;
     let row = chat_store::conversation(&mut tx, tenant, user, &id)
         .await?
         .ok_or_else(Problem::not_found)?;
@@ -397,7 +397,7 @@ pub async fn prepare(
     conversation: &str,
     message: &str,
 ) -> ApiResult<Prepared> {
-    let mut tx = state.db.tenant(tenant).await?;
+    let mut tx = state.db.tenant_reader(tenant).await?;
     chat_store::conversation(&mut tx, tenant, user, conversation)
         .await?
         .ok_or_else(Problem::not_found)?;

@@ -71,7 +71,7 @@ async fn completions(
         return Err(Problem::invalid_field("messages", "must not be empty").into());
     }
     let tenant = ctx.tenant_id();
-    let mut tx = state.db.tenant(tenant).await?;
+    let mut tx = state.db.tenant_reader(tenant).await?;
     let tenant_row = crate::store::tenant(&mut tx, tenant)
         .await?
         .ok_or_else(Problem::not_found)?;

@@ -61,7 +61,7 @@ fn settings_json(state: &AppState, plan: Plan, tenant: &store::TenantRow) -> Val
 /// `GET /api/tenant/settings`: the tenant's name and chat system prompt.
 async fn settings(State(state): State<AppState>, ctx: TenantContext) -> ApiResult<Json<Value>> {
     let tenant_id = ctx.tenant_id();
-    let mut tx = state.db.tenant(tenant_id).await?;
+    let mut tx = state.db.tenant_reader(tenant_id).await?;
     let tenant = store::tenant(&mut tx, tenant_id)
         .await?
         .ok_or_else(Problem::not_found)?;

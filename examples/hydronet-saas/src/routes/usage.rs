@@ -86,7 +86,7 @@ fn range(query: &HashMap<String, String>, today: Date) -> Result<(Date, Date), P
 
 /// How many users, conversations and MCP servers the tenant holds against its limits.
 async fn in_use(state: &AppState, tenant: TenantId) -> ApiResult<Value> {
-    let mut tx = state.db.tenant(tenant).await?;
+    let mut tx = state.db.tenant_reader(tenant).await?;
     let mut counts = serde_json::Map::new();
     for resource in [
         Resource::Users,
@@ -179,7 +179,7 @@ async fn overview(
         .assume_utc()
         .unix_timestamp();
 
-    let mut tx = state.db.system().await?;
+    let mut tx = state.db.system_reader().await?;
     let statuses: Vec<(String, i64)> =
         sqlx::query_as("SELECT status, COUNT(*) FROM tenants GROUP BY status")
             .fetch_all(&mut *tx)

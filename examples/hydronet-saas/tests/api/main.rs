@@ -20,6 +20,7 @@ mod metrics;
 mod postgres;
 mod rbac;
 mod tokens;
+mod transactions;
 mod usage;
 mod users;
 mod wechat;
