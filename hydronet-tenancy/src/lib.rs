@@ -37,3 +37,10 @@ pub mod rbac;
 pub mod revocation;
 mod routing;
 pub mod token;
+
+/// The concurrent maps every request reads whose keys the server made or verified
+/// (verified tokens, revoked sessions, tenants' token budgets) hash with foldhash, seeded
+/// at random per map: several times faster than the standard SipHash on such keys. Maps
+/// keyed by what a client may choose freely (the in-process limiter's keys include login
+/// accounts) keep SipHash, which resists hash flooding.
+pub(crate) type ConcurrentMap<K, V> = dashmap::DashMap<K, V, foldhash::fast::RandomState>;

@@ -178,15 +178,38 @@ impl Seen {
         let latency_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let text =
             |value: Option<HeaderValue>| value.and_then(|v| v.to_str().ok().map(str::to_owned));
+        let (method, template) = (self.method.as_str(), self.template.as_str());
+        let mut target = String::with_capacity(method.len() + 1 + template.len());
+        target.push_str(method);
+        target.push(' ');
+        target.push_str(template);
         let mut event = AuditEvent::new(tenant, actor, "http.request")
-            .target(format!("{} {}", self.method, self.template.as_str()))
-            .outcome(outcome)
-            .details(json!({ "status": status.as_u16(), "latency_ms": latency_ms }));
+            .target(target)
+            .outcome(outcome);
+        // Fixed keys, none secret: nothing to redact.
+        event.details = json!({ "status": status.as_u16(), "latency_ms": latency_ms });
         event.request_id = text(self.request_id);
         event.client_addr = self.client_addr.map(|ip| ip.to_string());
-        event.user_agent = text(self.user_agent).map(|ua| ua.chars().take(256).collect());
+        event.user_agent = self
+            .user_agent
+            .and_then(|v| v.to_str().ok().map(|ua| cut_chars(ua, USER_AGENT_CHARS)));
         event.token_id = token;
         event
+    }
+}
+
+/// How much of a `User-Agent` is kept.
+const USER_AGENT_CHARS: usize = 256;
+
+/// The first `max` characters of `text`, copied.
+fn cut_chars(text: &str, max: usize) -> String {
+    // No more characters than bytes: the common short text needs no counting.
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    match text.char_indices().nth(max) {
+        Some((end, _)) => text[..end].to_owned(),
+        None => text.to_owned(),
     }
 }
 
@@ -385,6 +408,15 @@ mod tests {
         )
         .await;
         assert_eq!(failed[0].outcome, Outcome::Failed);
+    }
+
+    #[test]
+    fn long_text_is_cut_at_a_character_boundary() {
+        assert_eq!(cut_chars("short", 256), "short");
+        assert_eq!(cut_chars(&"a".repeat(300), 256).len(), 256);
+        let accented = "é".repeat(200); // 400 bytes, 200 characters
+        assert_eq!(cut_chars(&accented, 256), accented);
+        assert_eq!(cut_chars(&accented, 150).chars().count(), 150);
     }
 
     #[tokio::test]

@@ -213,23 +213,35 @@ const SECRET_KEYS: [&str; 7] = [
 /// let clean = redact(json!({ "email": "a@b.c", "new_password": "hunter22", "nested": { "Api_Key": "k" } }));
 /// assert_eq!(clean, json!({ "email": "a@b.c", "new_password": "[redacted]", "nested": { "Api_Key": "[redacted]" } }));
 /// ```
-pub fn redact(details: Value) -> Value {
-    match details {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(key, value)| {
-                    let lower = key.to_ascii_lowercase();
-                    if SECRET_KEYS.iter().any(|s| lower.contains(s)) {
-                        (key, Value::String("[redacted]".to_owned()))
-                    } else {
-                        (key, redact(value))
-                    }
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
-        other => other,
+pub fn redact(mut details: Value) -> Value {
+    redact_in_place(&mut details);
+    details
+}
+
+/// [`redact`] without rebuilding what it keeps: only redacted values are replaced.
+fn redact_in_place(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                if is_secret_key(key) {
+                    *value = Value::String("[redacted]".to_owned());
+                } else {
+                    redact_in_place(value);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_in_place),
+        _ => {}
     }
+}
+
+/// Whether `key` contains one of [`SECRET_KEYS`], ignoring ASCII case.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.as_bytes();
+    SECRET_KEYS.iter().any(|secret| {
+        key.windows(secret.len())
+            .any(|window| window.eq_ignore_ascii_case(secret.as_bytes()))
+    })
 }
 
 /// Why an event could not be recorded.

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use dashmap::DashMap;
+use crate::ConcurrentMap;
 use hydronet_core::TenantContext;
 
 /// Verified tokens and the context each one yields, until the token expires.
@@ -14,7 +14,7 @@ use hydronet_core::TenantContext;
 /// while the cache is full of live tokens new ones are verified without being cached.
 #[derive(Debug)]
 pub(super) struct VerifiedTokens {
-    entries: DashMap<Box<str>, Verified>,
+    entries: ConcurrentMap<Box<str>, Verified>,
     /// `entries.len()` kept beside the map: reading the map's length locks every shard.
     tracked: AtomicUsize,
     capacity: usize,
@@ -30,7 +30,7 @@ struct Verified {
 impl VerifiedTokens {
     pub(super) fn new(capacity: usize) -> Self {
         Self {
-            entries: DashMap::new(),
+            entries: ConcurrentMap::default(),
             tracked: AtomicUsize::new(0),
             capacity,
         }

@@ -11,7 +11,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use dashmap::DashMap;
+use crate::ConcurrentMap;
 use hydronet_core::{Clock, SystemClock, TenantId};
 
 /// A tenant's token limits.
@@ -134,7 +134,7 @@ struct Counters {
 /// under that entry's lock so day and month move together.
 #[derive(Debug)]
 pub struct LocalBudget {
-    counters: DashMap<TenantId, Counters>,
+    counters: ConcurrentMap<TenantId, Counters>,
     clock: Arc<dyn Clock>,
 }
 
@@ -148,7 +148,7 @@ impl LocalBudget {
     /// Budgets on `clock`'s days and months.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
-            counters: DashMap::new(),
+            counters: ConcurrentMap::default(),
             clock,
         }
     }

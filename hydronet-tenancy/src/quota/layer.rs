@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{HeaderValue, Method, Request, Response, header};
+use http::{HeaderName, HeaderValue, Method, Request, Response, header};
 use hydronet_core::{Plan, PlanCatalog, PlanLimits, Principal, Problem, TenantContext, TenantId};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -520,6 +520,11 @@ fn ceil_secs(duration: Duration) -> u64 {
 
 /// `RateLimit-Policy` lists every limit; `RateLimit` reports the one named `name`
 /// (IETF draft "RateLimit header fields for HTTP"); `Retry-After` when denied.
+/// `RateLimit-Policy`, the limits that apply (IETF draft `ratelimit-headers`).
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `RateLimit`, what is left of the limit that decided.
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
 struct RateHeaders {
     policy: Option<HeaderValue>,
     current: Option<HeaderValue>,
@@ -557,10 +562,10 @@ impl RateHeaders {
     fn apply<B>(self, response: &mut Response<B>) {
         let headers = response.headers_mut();
         if let Some(value) = self.policy {
-            headers.insert("ratelimit-policy", value);
+            headers.insert(RATELIMIT_POLICY, value);
         }
         if let Some(value) = self.current {
-            headers.insert("ratelimit", value);
+            headers.insert(RATELIMIT, value);
         }
         if let Some(value) = self.retry_after {
             headers.insert(header::RETRY_AFTER, value);

@@ -29,14 +29,14 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use dashmap::DashMap;
+use crate::ConcurrentMap;
 use hydronet_core::SessionId;
 
 /// Sessions whose tokens must be refused, each with the Unix time after which no token of
 /// it can still be valid.
 #[derive(Debug, Default)]
 pub struct RevocationList {
-    sessions: DashMap<SessionId, i64>,
+    sessions: ConcurrentMap<SessionId, i64>,
     len: AtomicUsize,
 }
 
