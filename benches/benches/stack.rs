@@ -48,8 +48,11 @@ fn stack(c: &mut Criterion) {
         .unwrap();
     let fixture = runtime.block_on(StackFixture::new(100, USERS_PER_TENANT));
     let (bare, permissions) = routes();
-    let full = full_stack(bare.clone(), permissions, &fixture, fixture.sink());
-    let outer = with_request_id_and_trace(bare.clone());
+    // `with_state` turns each router into the service a server runs, its route layers
+    // applied once; a router used as a service directly re-applies them per request.
+    let full = full_stack(bare.clone(), permissions, &fixture, fixture.sink()).with_state(());
+    let outer = with_request_id_and_trace(bare.clone()).with_state(());
+    let bare = bare.with_state(());
     // Hot tenants' users are the first ones: draw tenants, then a member of each.
     let order: Vec<usize> = KeyMix::new(fixture.users() / USERS_PER_TENANT, 10, 0.9)
         .draws(1 << 12, 3)

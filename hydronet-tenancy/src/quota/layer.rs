@@ -3,7 +3,7 @@
 use std::fmt::{self, Write as _};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -258,6 +258,7 @@ impl<S: LimitsSource> RatePolicy for PlanRates<S> {
 pub struct RateLimitLayer<L, P = PlanRates> {
     limiter: Arc<L>,
     policy: Arc<P>,
+    policy_values: Arc<PolicyValues>,
 }
 
 impl<L, P> Clone for RateLimitLayer<L, P> {
@@ -265,6 +266,7 @@ impl<L, P> Clone for RateLimitLayer<L, P> {
         Self {
             limiter: self.limiter.clone(),
             policy: self.policy.clone(),
+            policy_values: self.policy_values.clone(),
         }
     }
 }
@@ -282,6 +284,7 @@ impl<L: RateLimiter, P: RatePolicy> RateLimitLayer<L, P> {
         Self {
             limiter,
             policy: Arc::new(policy),
+            policy_values: Arc::default(),
         }
     }
 }
@@ -294,6 +297,7 @@ impl<S, L, P> Layer<S> for RateLimitLayer<L, P> {
             inner,
             limiter: self.limiter.clone(),
             policy: self.policy.clone(),
+            policy_values: self.policy_values.clone(),
         }
     }
 }
@@ -311,6 +315,7 @@ pub struct RateLimit<S, L, P> {
     inner: S,
     limiter: Arc<L>,
     policy: Arc<P>,
+    policy_values: Arc<PolicyValues>,
 }
 
 impl<S: Clone, L, P> Clone for RateLimit<S, L, P> {
@@ -319,6 +324,7 @@ impl<S: Clone, L, P> Clone for RateLimit<S, L, P> {
             inner: self.inner.clone(),
             limiter: self.limiter.clone(),
             policy: self.policy.clone(),
+            policy_values: self.policy_values.clone(),
         }
     }
 }
@@ -349,7 +355,7 @@ where
         let (limits, cost) = self.policy.limits(ctx, &req);
 
         // In-process backends decide here, without a future of their own.
-        let mut decisions = Decisions::new(ctx);
+        let mut decisions = Decisions::new(ctx, self.policy_values.clone());
         let mut checked = 0;
         while let Some(limit) = limits.get(checked) {
             let Some(result) = self
@@ -396,15 +402,17 @@ struct Decisions {
     #[cfg(feature = "metrics")]
     plan: Plan,
     tightest: Option<(&'static str, Decision)>,
+    policy_values: Arc<PolicyValues>,
 }
 
 impl Decisions {
-    fn new(ctx: &TenantContext) -> Self {
+    fn new(ctx: &TenantContext, policy_values: Arc<PolicyValues>) -> Self {
         Self {
             tenant: ctx.tenant_id(),
             #[cfg(feature = "metrics")]
             plan: ctx.plan(),
             tightest: None,
+            policy_values,
         }
     }
 
@@ -430,7 +438,7 @@ impl Decisions {
             #[cfg(feature = "metrics")]
             crate::metrics::rate_limit_decision("limited", self.plan);
             let mut response = Problem::too_many_requests().to_response();
-            RateHeaders::new(limits, name, &decision).apply(&mut response);
+            RateHeaders::new(&self.policy_values, limits, name, &decision).apply(&mut response);
             return Some(response);
         }
         if self
@@ -447,7 +455,12 @@ impl Decisions {
         #[cfg(feature = "metrics")]
         crate::metrics::rate_limit_decision("allowed", self.plan);
         let (name, decision) = self.tightest?;
-        Some(RateHeaders::new(limits, name, &decision))
+        Some(RateHeaders::new(
+            &self.policy_values,
+            limits,
+            name,
+            &decision,
+        ))
     }
 }
 
@@ -525,6 +538,63 @@ const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy")
 /// `RateLimit`, what is left of the limit that decided.
 const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
+/// How many distinct sets of limits have their `RateLimit-Policy` value kept.
+const POLICY_SLOTS: usize = 16;
+
+/// What a `RateLimit-Policy` value says of one limit: its name, quota and window.
+type PolicyTerm = (&'static str, u32, u64);
+
+/// `RateLimit-Policy` values already formatted, by the limits they describe. A deployment
+/// has few distinct sets of limits (about one a plan), so the first [`POLICY_SLOTS`] are
+/// kept and a later request with the same limits clones the value (a reference count)
+/// instead of formatting it again; sets beyond those are formatted each time. Slots are
+/// filled once and never change, so reading them takes no lock.
+#[derive(Debug, Default)]
+struct PolicyValues {
+    slots: [OnceLock<(Box<[PolicyTerm]>, HeaderValue)>; POLICY_SLOTS],
+}
+
+impl PolicyValues {
+    /// The `RateLimit-Policy` value of `limits`.
+    fn value(&self, limits: &Limits) -> Option<HeaderValue> {
+        let terms = || {
+            limits
+                .iter()
+                .map(|l| (l.name, l.rate.limit, window(l.rate)))
+        };
+        for slot in &self.slots {
+            match slot.get() {
+                Some((kept, value)) if kept.iter().copied().eq(terms()) => {
+                    return Some(value.clone());
+                }
+                Some(_) => {}
+                None => {
+                    let value = policy_value(terms())?;
+                    // Another request may fill the slot first; then this value is simply
+                    // not kept.
+                    let _ = slot.set((terms().collect(), value.clone()));
+                    return Some(value);
+                }
+            }
+        }
+        policy_value(terms())
+    }
+}
+
+/// A limit's window in whole seconds, at least one.
+fn window(rate: Rate) -> u64 {
+    rate.period.as_secs().max(1)
+}
+
+fn policy_value(terms: impl Iterator<Item = PolicyTerm>) -> Option<HeaderValue> {
+    let mut policy = String::with_capacity(96);
+    for (i, (n, q, w)) in terms.enumerate() {
+        let separator = if i == 0 { "" } else { ", " };
+        let _ = write!(policy, "{separator}\"{n}\";q={q};w={w}");
+    }
+    HeaderValue::try_from(policy).ok()
+}
+
 struct RateHeaders {
     policy: Option<HeaderValue>,
     current: Option<HeaderValue>,
@@ -532,17 +602,7 @@ struct RateHeaders {
 }
 
 impl RateHeaders {
-    fn new(limits: &Limits, name: &str, decision: &Decision) -> Self {
-        let mut policy = String::with_capacity(48 * limits.len());
-        for (i, limit) in limits.iter().enumerate() {
-            let separator = if i == 0 { "" } else { ", " };
-            let (n, q, w) = (
-                limit.name,
-                limit.rate.limit,
-                limit.rate.period.as_secs().max(1),
-            );
-            let _ = write!(policy, "{separator}\"{n}\";q={q};w={w}");
-        }
+    fn new(policies: &PolicyValues, limits: &Limits, name: &str, decision: &Decision) -> Self {
         let mut current = String::with_capacity(48);
         let _ = write!(
             current,
@@ -551,7 +611,7 @@ impl RateHeaders {
             ceil_secs(decision.reset_after)
         );
         Self {
-            policy: HeaderValue::try_from(policy).ok(),
+            policy: policies.value(limits),
             current: HeaderValue::try_from(current).ok(),
             retry_after: decision
                 .retry_after
@@ -597,6 +657,30 @@ mod tests {
         let mut req = Request::get("/").body(String::new()).unwrap();
         req.extensions_mut().insert(ctx.clone());
         req
+    }
+
+    #[test]
+    fn policy_values_are_kept_per_set_of_limits_and_stay_right_past_the_slots() {
+        let set = |quota: u32| {
+            let mut limits = Limits::new();
+            for (name, q) in [("tenant", quota), ("user", quota / 2)] {
+                limits.push(Limit {
+                    name,
+                    key: LimitKey::new(format_args!("{name}:{quota}")),
+                    rate: Rate::per_minute(q),
+                });
+            }
+            limits
+        };
+        let values = PolicyValues::default();
+        for quota in (1..=2 * POLICY_SLOTS as u32).map(|n| n * 10) {
+            let expected = format!("\"tenant\";q={quota};w=60, \"user\";q={};w=60", quota / 2);
+            for _ in 0..2 {
+                let value = values.value(&set(quota)).unwrap();
+                assert_eq!(value.to_str().unwrap(), expected);
+            }
+        }
+        assert!(values.slots.iter().all(|slot| slot.get().is_some()));
     }
 
     #[tokio::test]
