@@ -7,6 +7,10 @@
 //! to the `hydronet_app` role (which cannot bypass RLS) and names its tenant; a transaction
 //! that needs to look across tenants (login by email, refresh by token digest) says so
 //! explicitly with [`Db::system`].
+//!
+//! Paths that only read open [`Db::tenant_reader`] or [`Db::system_reader`] instead: on
+//! SQLite they take no write lock, so reads never queue behind writers (audit batches,
+//! logins); on PostgreSQL they are `READ ONLY`.
 
 use std::time::Duration;
 
