@@ -185,9 +185,8 @@ impl Seen {
         target.push_str(template);
         let mut event = AuditEvent::new(tenant, actor, "http.request")
             .target(target)
-            .outcome(outcome);
-        // Fixed keys, none secret: nothing to redact.
-        event.details = json!({ "status": status.as_u16(), "latency_ms": latency_ms });
+            .outcome(outcome)
+            .details(json!({ "status": status.as_u16(), "latency_ms": latency_ms }));
         event.request_id = text(self.request_id);
         event.client_addr = self.client_addr.map(|ip| ip.to_string());
         event.user_agent = self

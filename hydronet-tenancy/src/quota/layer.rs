@@ -355,7 +355,7 @@ where
         let (limits, cost) = self.policy.limits(ctx, &req);
 
         // In-process backends decide here, without a future of their own.
-        let mut decisions = Decisions::new(ctx, self.policy_values.clone());
+        let mut decisions = Decisions::new(ctx);
         let mut checked = 0;
         while let Some(limit) = limits.get(checked) {
             let Some(result) = self
@@ -364,13 +364,13 @@ where
             else {
                 break;
             };
-            if let Some(refusal) = decisions.add(limit.name, result, &limits) {
+            if let Some(refusal) = decisions.add(limit.name, result, &limits, &self.policy_values) {
                 return RateLimitFuture::refused(refusal);
             }
             checked += 1;
         }
         if checked == limits.len() {
-            let headers = decisions.admit(&limits);
+            let headers = decisions.admit(&limits, &self.policy_values);
             return RateLimitFuture::admitted(self.inner.call(req), headers);
         }
 
@@ -378,14 +378,15 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let limiter = self.limiter.clone();
+        let policy_values = self.policy_values.clone();
         RateLimitFuture::boxed(Box::pin(async move {
             for limit in limits.iter().skip(checked) {
                 let result = limiter.check(limit.key.as_str(), limit.rate, cost).await;
-                if let Some(refusal) = decisions.add(limit.name, result, &limits) {
+                if let Some(refusal) = decisions.add(limit.name, result, &limits, &policy_values) {
                     return Ok(refusal);
                 }
             }
-            let headers = decisions.admit(&limits);
+            let headers = decisions.admit(&limits, &policy_values);
             let mut response = inner.call(req).await?;
             if let Some(headers) = headers {
                 headers.apply(&mut response);
@@ -402,17 +403,15 @@ struct Decisions {
     #[cfg(feature = "metrics")]
     plan: Plan,
     tightest: Option<(&'static str, Decision)>,
-    policy_values: Arc<PolicyValues>,
 }
 
 impl Decisions {
-    fn new(ctx: &TenantContext, policy_values: Arc<PolicyValues>) -> Self {
+    fn new(ctx: &TenantContext) -> Self {
         Self {
             tenant: ctx.tenant_id(),
             #[cfg(feature = "metrics")]
             plan: ctx.plan(),
             tightest: None,
-            policy_values,
         }
     }
 
@@ -422,6 +421,7 @@ impl Decisions {
         name: &'static str,
         result: Result<Decision, LimiterError>,
         limits: &Limits,
+        policies: &PolicyValues,
     ) -> Option<Response<B>> {
         let decision = match result {
             Ok(decision) => decision,
@@ -438,7 +438,7 @@ impl Decisions {
             #[cfg(feature = "metrics")]
             crate::metrics::rate_limit_decision("limited", self.plan);
             let mut response = Problem::too_many_requests().to_response();
-            RateHeaders::new(&self.policy_values, limits, name, &decision).apply(&mut response);
+            RateHeaders::new(policies, limits, name, &decision).apply(&mut response);
             return Some(response);
         }
         if self
@@ -451,16 +451,11 @@ impl Decisions {
     }
 
     /// Every limit admitted the request: the headers its response carries.
-    fn admit(self, limits: &Limits) -> Option<RateHeaders> {
+    fn admit(self, limits: &Limits, policies: &PolicyValues) -> Option<RateHeaders> {
         #[cfg(feature = "metrics")]
         crate::metrics::rate_limit_decision("allowed", self.plan);
         let (name, decision) = self.tightest?;
-        Some(RateHeaders::new(
-            &self.policy_values,
-            limits,
-            name,
-            &decision,
-        ))
+        Some(RateHeaders::new(policies, limits, name, &decision))
     }
 }
 
@@ -531,8 +526,6 @@ fn ceil_secs(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
-/// `RateLimit-Policy` lists every limit; `RateLimit` reports the one named `name`
-/// (IETF draft "RateLimit header fields for HTTP"); `Retry-After` when denied.
 /// `RateLimit-Policy`, the limits that apply (IETF draft `ratelimit-headers`).
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 /// `RateLimit`, what is left of the limit that decided.
@@ -595,6 +588,8 @@ fn policy_value(terms: impl Iterator<Item = PolicyTerm>) -> Option<HeaderValue> 
     HeaderValue::try_from(policy).ok()
 }
 
+/// `RateLimit-Policy` lists every limit; `RateLimit` reports the one named `name`
+/// (IETF draft "RateLimit header fields for HTTP"); `Retry-After` when denied.
 struct RateHeaders {
     policy: Option<HeaderValue>,
     current: Option<HeaderValue>,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use hydronet_core::TenantId;
-use hydronet_saas::db::Backend;
+use hydronet_saas::db::{Backend, Tx};
 
 use crate::helpers::TestApp;
 
@@ -33,10 +33,7 @@ async fn a_reader_sees_the_last_commit_while_a_writer_holds_the_lock() {
     // SQLite) nor sees its uncommitted change.
     let read = async {
         let mut reader = db.tenant_reader(tenant).await?;
-        let (name,): (String,) = sqlx::query_as("SELECT name FROM tenants WHERE id = $1")
-            .bind(tenant.to_string())
-            .fetch_one(&mut *reader)
-            .await?;
+        let name = name_of(&mut reader, tenant).await?;
         reader.commit().await?;
         Ok::<_, sqlx::Error>(name)
     };
@@ -48,12 +45,7 @@ async fn a_reader_sees_the_last_commit_while_a_writer_holds_the_lock() {
 
     writer.commit().await.unwrap();
     let mut reader = db.tenant_reader(tenant).await.unwrap();
-    let (name,): (String,) = sqlx::query_as("SELECT name FROM tenants WHERE id = $1")
-        .bind(tenant.to_string())
-        .fetch_one(&mut *reader)
-        .await
-        .unwrap();
-    assert_eq!(name, "During");
+    assert_eq!(name_of(&mut reader, tenant).await.unwrap(), "During");
 }
 
 #[tokio::test]
@@ -77,10 +69,13 @@ async fn a_reader_cannot_write_on_postgres() {
     assert!(refused.is_err(), "a read-only transaction wrote");
 
     let mut check = app.state.db.system_reader().await.unwrap();
+    assert_eq!(name_of(&mut check, tenant).await.unwrap(), "Kept");
+}
+
+async fn name_of(tx: &mut Tx, tenant: TenantId) -> Result<String, sqlx::Error> {
     let (name,): (String,) = sqlx::query_as("SELECT name FROM tenants WHERE id = $1")
         .bind(tenant.to_string())
-        .fetch_one(&mut *check)
-        .await
-        .unwrap();
-    assert_eq!(name, "Kept");
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(name)
 }
